@@ -1,0 +1,265 @@
+//! Identification forms: the fields marketers configure and the validation of the
+//! answers, run in the browser before sending and on the server before storing.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::email;
+
+/// Free-text answers longer than this are refused unless a field says otherwise.
+pub const DEFAULT_MAX_LENGTH: usize = 200;
+
+/// A form as configured for a site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormDefinition {
+    /// Names the form in configuration, submissions and explanations.
+    pub id: String,
+    pub title: Texts,
+    pub submit: Texts,
+    pub thank_you: Texts,
+    pub fields: Vec<FormField>,
+}
+
+/// One question on a form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FormField {
+    /// The contact field the answer is stored in, e.g. `email` or `company_size`.
+    pub name: String,
+    pub kind: FieldKind,
+    pub label: Texts,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    /// The choices of a `select` field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+/// The kinds of question a form can ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Email,
+    /// A whole number, e.g. a company size.
+    Number,
+    Select,
+}
+
+/// A text in each language the product speaks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Texts {
+    pub en: String,
+    pub ru: String,
+}
+
+/// The languages the form speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    En,
+    Ru,
+}
+
+/// Why one answer was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: Problem,
+}
+
+/// What is wrong with an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    Required,
+    TooLong,
+    InvalidEmail,
+    NotANumber,
+    NotAnOption,
+    UnknownField,
+}
+
+impl Texts {
+    /// The text in `language`, falling back to English where a translation is missing.
+    pub fn get(&self, language: Language) -> &str {
+        match language {
+            Language::Ru if !self.ru.is_empty() => &self.ru,
+            _ => &self.en,
+        }
+    }
+}
+
+impl Language {
+    /// The language for a BCP 47 tag such as `ru-RU`; English for anything else.
+    pub fn from_tag(tag: &str) -> Language {
+        let primary = tag.split(['-', '_']).next().unwrap_or("");
+        if primary.eq_ignore_ascii_case("ru") { Language::Ru } else { Language::En }
+    }
+}
+
+impl Problem {
+    /// The message shown next to the field.
+    pub fn message(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Problem::Required, Language::En) => "Please fill in this field.",
+            (Problem::Required, Language::Ru) => "Пожалуйста, заполните это поле.",
+            (Problem::TooLong, Language::En) => "This answer is too long.",
+            (Problem::TooLong, Language::Ru) => "Слишком длинный ответ.",
+            (Problem::InvalidEmail, Language::En) => "Please enter a valid e-mail address.",
+            (Problem::InvalidEmail, Language::Ru) => "Введите корректный адрес электронной почты.",
+            (Problem::NotANumber, Language::En) => "Please enter a whole number.",
+            (Problem::NotANumber, Language::Ru) => "Введите целое число.",
+            (Problem::NotAnOption, Language::En) => "Please choose one of the options.",
+            (Problem::NotAnOption, Language::Ru) => "Выберите один из вариантов.",
+            (Problem::UnknownField, Language::En) => "This form has no such field.",
+            (Problem::UnknownField, Language::Ru) => "В форме нет такого поля.",
+        }
+    }
+}
+
+impl FormDefinition {
+    /// Checks every answer and returns them cleaned (trimmed, e-mail normalised),
+    /// or every problem found. Empty optional answers are dropped.
+    pub fn validate(
+        &self,
+        answers: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
+        let mut cleaned = BTreeMap::new();
+        let mut errors = Vec::new();
+
+        for name in answers.keys().filter(|name| self.field(name).is_none()) {
+            errors.push(FieldError { field: name.clone(), problem: Problem::UnknownField });
+        }
+        for field in &self.fields {
+            let answer = answers.get(&field.name).map_or("", String::as_str);
+            match field.clean(answer) {
+                Ok(Some(value)) => {
+                    cleaned.insert(field.name.clone(), value);
+                }
+                Ok(None) => {}
+                Err(problem) => errors.push(FieldError { field: field.name.clone(), problem }),
+            }
+        }
+
+        if errors.is_empty() { Ok(cleaned) } else { Err(errors) }
+    }
+
+    /// The field with this name.
+    pub fn field(&self, name: &str) -> Option<&FormField> {
+        self.fields.iter().find(|field| field.name == name)
+    }
+}
+
+impl FormField {
+    /// The answer as it will be stored; `None` for an empty optional answer.
+    pub fn clean(&self, answer: &str) -> Result<Option<String>, Problem> {
+        let trimmed = answer.trim();
+        if trimmed.is_empty() {
+            return if self.required { Err(Problem::Required) } else { Ok(None) };
+        }
+        if trimmed.chars().count() > self.max_length.unwrap_or(DEFAULT_MAX_LENGTH) {
+            return Err(Problem::TooLong);
+        }
+
+        let value = match self.kind {
+            FieldKind::Text => trimmed.to_owned(),
+            FieldKind::Email => email::normalize(trimmed).map_err(|_| Problem::InvalidEmail)?,
+            FieldKind::Number => {
+                trimmed.parse::<u64>().map_err(|_| Problem::NotANumber)?.to_string()
+            }
+            FieldKind::Select if self.options.iter().any(|option| option == trimmed) => {
+                trimmed.to_owned()
+            }
+            FieldKind::Select => return Err(Problem::NotAnOption),
+        };
+        Ok(Some(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, kind: FieldKind, required: bool) -> FormField {
+        FormField {
+            name: name.into(),
+            kind,
+            label: Texts::default(),
+            required,
+            max_length: None,
+            options: if kind == FieldKind::Select { vec!["CEO".into(), "CTO".into()] } else { vec![] },
+        }
+    }
+
+    fn form() -> FormDefinition {
+        FormDefinition {
+            id: "demo".into(),
+            title: Texts::default(),
+            submit: Texts::default(),
+            thank_you: Texts::default(),
+            fields: vec![
+                field("name", FieldKind::Text, true),
+                field("email", FieldKind::Email, true),
+                field("company_size", FieldKind::Number, false),
+                field("role", FieldKind::Select, false),
+            ],
+        }
+    }
+
+    fn check(answers: &[(&str, &str)], expected: Result<&[(&str, &str)], &[(&str, Problem)]>) {
+        let answers = answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let actual = form().validate(&answers);
+        match expected {
+            Ok(cleaned) => {
+                let cleaned: BTreeMap<String, String> =
+                    cleaned.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                assert_eq!(actual, Ok(cleaned));
+            }
+            Err(problems) => {
+                let problems: Vec<FieldError> = problems
+                    .iter()
+                    .map(|(field, problem)| FieldError { field: field.to_string(), problem: *problem })
+                    .collect();
+                assert_eq!(actual, Err(problems));
+            }
+        }
+    }
+
+    #[test]
+    fn valid_answers_are_cleaned() {
+        check(
+            &[("name", "  Анна Петрова "), ("email", " Anna@ACME.io"), ("company_size", "250")],
+            Ok(&[("name", "Анна Петрова"), ("email", "Anna@acme.io"), ("company_size", "250")]),
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        check(
+            &[("email", "anna"), ("company_size", "lots"), ("role", "Intern"), ("fax", "1")],
+            Err(&[
+                ("fax", Problem::UnknownField),
+                ("name", Problem::Required),
+                ("email", Problem::InvalidEmail),
+                ("company_size", Problem::NotANumber),
+                ("role", Problem::NotAnOption),
+            ]),
+        );
+    }
+
+    #[test]
+    fn over_long_answers_are_refused_not_cut() {
+        let long = "张".repeat(DEFAULT_MAX_LENGTH + 1);
+        check(&[("name", &long), ("email", "a@b.io")], Err(&[("name", Problem::TooLong)]));
+    }
+
+    #[test]
+    fn languages_from_tags() {
+        assert_eq!(Language::from_tag("ru-RU"), Language::Ru);
+        assert_eq!(Language::from_tag("en-GB"), Language::En);
+        assert_eq!(Language::from_tag(""), Language::En);
+    }
+}

@@ -1,0 +1,176 @@
+//! The engagement profile: what a visitor did, summed up from its events.
+//!
+//! The browser keeps one to decide when to show a form; the server rebuilds one from
+//! stored events to evaluate the lead definition. Both use [`EngagementProfile::record`],
+//! so they agree on every count.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::behaviour::Behaviour;
+use crate::wire::{Event, EventDetail};
+
+/// What a visitor did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagementProfile {
+    /// Page views, repeats included.
+    pub pages_seen: u32,
+    /// Time the page was visible and the visitor active, over all pages.
+    pub engaged_ms: u64,
+    /// The deepest scroll on any page, in percent.
+    pub deepest_scroll: u8,
+    /// Configured behaviours that happened, by name.
+    pub behaviours: BTreeMap<String, BehaviourTally>,
+}
+
+/// How often a behaviour happened and the points it earned.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BehaviourTally {
+    pub count: u32,
+    pub points: i64,
+}
+
+impl EngagementProfile {
+    /// The profile of these events, in any order.
+    pub fn from_events<'a>(
+        events: impl IntoIterator<Item = &'a Event>,
+        behaviours: &[Behaviour],
+    ) -> Self {
+        let mut profile = Self::default();
+        for event in events {
+            profile.record(event, behaviours);
+        }
+        profile
+    }
+
+    /// Adds one event. Recording is commutative, so the order of arrival does not
+    /// change the result.
+    pub fn record(&mut self, event: &Event, behaviours: &[Behaviour]) {
+        match &event.detail {
+            EventDetail::PageView => self.pages_seen = self.pages_seen.saturating_add(1),
+            EventDetail::Engagement { engaged_ms, scroll_depth } => {
+                self.engaged_ms = self.engaged_ms.saturating_add(*engaged_ms);
+                self.deepest_scroll = self.deepest_scroll.max((*scroll_depth).min(100));
+            }
+            EventDetail::Click { .. } => {}
+        }
+
+        for behaviour in behaviours.iter().filter(|behaviour| behaviour.matches(event)) {
+            let tally = self.behaviours.entry(behaviour.name.clone()).or_default();
+            tally.count = tally.count.saturating_add(1);
+            if tally.count <= behaviour.limit {
+                tally.points = tally.points.saturating_add(behaviour.points);
+            }
+        }
+    }
+
+    /// Engaged time in whole seconds.
+    pub fn engaged_seconds(&self) -> u64 {
+        self.engaged_ms / 1000
+    }
+
+    /// The points all behaviours earned together.
+    pub fn behaviour_points(&self) -> i64 {
+        self.behaviours.values().map(|tally| tally.points).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::behaviour::Trigger;
+
+    fn behaviours() -> Vec<Behaviour> {
+        vec![
+            Behaviour {
+                name: "pricing".into(),
+                trigger: Trigger::Page("/pricing".into()),
+                points: 10,
+                limit: 1,
+            },
+            Behaviour {
+                name: "demo".into(),
+                trigger: Trigger::Click("[data-demo]".into()),
+                points: 20,
+                limit: 2,
+            },
+            Behaviour {
+                name: "careers".into(),
+                trigger: Trigger::Page("/careers*".into()),
+                points: -15,
+                limit: 1,
+            },
+        ]
+    }
+
+    fn event(url: &str, detail: EventDetail) -> Event {
+        Event {
+            id: String::new(),
+            session_id: String::new(),
+            at: 0,
+            url: format!("https://acme.test{url}"),
+            referrer: String::new(),
+            detail,
+        }
+    }
+
+    fn check(events: &[Event], expected: (u32, u64, u8, i64)) {
+        let profile = EngagementProfile::from_events(events, &behaviours());
+        let actual = (
+            profile.pages_seen,
+            profile.engaged_seconds(),
+            profile.deepest_scroll,
+            profile.behaviour_points(),
+        );
+        assert_eq!(actual, expected, "{profile:?}");
+    }
+
+    #[test]
+    fn sums_pages_time_and_depth() {
+        let engagement = |ms, depth| EventDetail::Engagement { engaged_ms: ms, scroll_depth: depth };
+        check(
+            &[
+                event("/", EventDetail::PageView),
+                event("/", engagement(4_500, 40)),
+                event("/product", EventDetail::PageView),
+                event("/product", engagement(10_700, 100)),
+                event("/product", engagement(1_000, 60)),
+            ],
+            (2, 16, 100, 0),
+        );
+    }
+
+    #[test]
+    fn behaviour_points_respect_limits_and_can_be_negative() {
+        let click = || EventDetail::Click { behaviour: "demo".into() };
+        check(
+            &[
+                event("/pricing", EventDetail::PageView),
+                event("/pricing/", EventDetail::PageView),
+                event("/pricing", click()),
+                event("/pricing", click()),
+                event("/pricing", click()),
+                event("/careers/berlin", EventDetail::PageView),
+            ],
+            (3, 0, 0, 10 + 40 - 15),
+        );
+    }
+
+    #[test]
+    fn a_click_on_an_unconfigured_behaviour_earns_nothing() {
+        check(&[event("/", EventDetail::Click { behaviour: "forged".into() })], (0, 0, 0, 0));
+    }
+
+    #[test]
+    fn order_does_not_matter() {
+        let events = [
+            event("/pricing", EventDetail::PageView),
+            event("/", EventDetail::Click { behaviour: "demo".into() }),
+            event("/", EventDetail::Engagement { engaged_ms: 3000, scroll_depth: 80 }),
+        ];
+        let forward = EngagementProfile::from_events(&events, &behaviours());
+        let backward = EngagementProfile::from_events(events.iter().rev(), &behaviours());
+        assert_eq!(forward, backward);
+    }
+}
