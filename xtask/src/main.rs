@@ -1,1 +1,70 @@
-fn main(){}
+//! Headwater's build helper, run as `cargo xtask <command>`:
+//!
+//! - `setup`: installs what building and testing need on a fresh machine (the wasm
+//!   target, wasm-opt from npm, and for tests Chromium with its driver).
+//! - `build-web`: builds the browser bundle into `pkg/` and reports its sizes.
+//! - `demo`: builds everything and runs the server with the demo site.
+//! - `test`: builds the bundle and runs every test.
+
+mod bundle;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "usage: cargo xtask <setup|build-web|demo|test> [args for the server or cargo test]";
+
+fn main() -> anyhow::Result<()> {
+    let mut arguments = std::env::args().skip(1);
+    let command = arguments.next().unwrap_or_default();
+    let rest: Vec<String> = arguments.collect();
+    let root = workspace_root();
+
+    match command.as_str() {
+        "setup" => setup::run(&root, setup::Purpose::Test),
+        "build-web" => {
+            setup::run(&root, setup::Purpose::Build)?;
+            bundle::build(&root)
+        }
+        "demo" => {
+            setup::run(&root, setup::Purpose::Build)?;
+            bundle::build(&root)?;
+            let mut server = cargo(&root);
+            server.args(["run", "--release", "--package", "headwater-server", "--bin", "headwater", "--"]);
+            server.args(["serve", "--config", "headwater.example.toml"]).args(&rest);
+            run(&mut server)
+        }
+        "test" => {
+            setup::run(&root, setup::Purpose::Test)?;
+            bundle::build(&root)?;
+            let mut tests = cargo(&root);
+            tests.args(["test", "--workspace", "--exclude", "headwater-tracker", "--exclude", "headwater-form"]);
+            tests.args(&rest);
+            run(&mut tests)
+        }
+        _ => bail!("{USAGE}"),
+    }
+}
+
+/// The repository root: the folder above this crate.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+}
+
+/// A `cargo` command in the workspace, with the same toolchain that runs us.
+fn cargo(root: &Path) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root);
+    command
+}
+
+/// Runs a command, failing with its name if it fails.
+fn run(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("cannot start {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}

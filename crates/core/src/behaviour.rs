@@ -31,6 +31,8 @@ pub enum Trigger {
     /// A page view whose path matches this pattern: an exact path, or a prefix
     /// followed by `*`.
     Page(String),
+    /// The site called `headwater('track', name)` with this name.
+    Event(String),
 }
 
 fn default_limit() -> u32 {
@@ -45,6 +47,7 @@ impl Behaviour {
             (Trigger::Page(pattern), EventDetail::PageView) => {
                 path_matches(pattern, url_path(&event.url))
             }
+            (Trigger::Event(name), EventDetail::Custom { name: happened }) => name == happened,
             _ => false,
         }
     }

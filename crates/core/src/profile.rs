@@ -53,7 +53,7 @@ impl EngagementProfile {
                 self.engaged_ms = self.engaged_ms.saturating_add(*engaged_ms);
                 self.deepest_scroll = self.deepest_scroll.max((*scroll_depth).min(100));
             }
-            EventDetail::Click { .. } => {}
+            EventDetail::Click { .. } | EventDetail::Custom { .. } => {}
         }
 
         for behaviour in behaviours.iter().filter(|behaviour| behaviour.matches(event)) {

@@ -67,6 +67,8 @@ pub enum EventDetail {
     },
     /// An element matching a configured behaviour's selector was clicked.
     Click { behaviour: String },
+    /// The site called `headwater('track', name)`.
+    Custom { name: String },
 }
 
 impl EventDetail {
@@ -76,6 +78,7 @@ impl EventDetail {
             EventDetail::PageView => "page_view",
             EventDetail::Engagement { .. } => "engagement",
             EventDetail::Click { .. } => "click",
+            EventDetail::Custom { .. } => "custom",
         }
     }
 }
@@ -157,8 +160,10 @@ impl Event {
         if !self.referrer.is_empty() {
             check_url("referrer", &self.referrer)?;
         }
-        if let EventDetail::Click { behaviour } = &self.detail {
-            check_name("behaviour", behaviour)?;
+        match &self.detail {
+            EventDetail::Click { behaviour } => check_name("behaviour", behaviour)?,
+            EventDetail::Custom { name } => check_name("name", name)?,
+            EventDetail::PageView | EventDetail::Engagement { .. } => {}
         }
         Ok(())
     }
@@ -174,18 +179,15 @@ impl Identification {
     }
 }
 
-/// A UUID in its hyphenated text form, in either case.
-pub fn is_uuid(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(index, byte)| match index {
-            8 | 13 | 18 | 23 => *byte == b'-',
-            _ => byte.is_ascii_hexdigit(),
-        })
+/// A new random (version 4) UUID from 16 random bytes; the caller brings the
+/// randomness, since core does no I/O.
+pub fn new_id(random: [u8; 16]) -> String {
+    uuid::Builder::from_random_bytes(random).into_uuid().hyphenated().to_string()
 }
 
 fn check_id(field: &'static str, value: &str) -> Result<(), WireError> {
-    if is_uuid(value) { Ok(()) } else { Err(WireError::NotAnId { field }) }
+    let is_hyphenated_uuid = value.len() == 36 && uuid::Uuid::try_parse(value).is_ok();
+    if is_hyphenated_uuid { Ok(()) } else { Err(WireError::NotAnId { field }) }
 }
 
 fn check_name(field: &'static str, value: &str) -> Result<(), WireError> {
@@ -285,6 +287,13 @@ mod tests {
         late.sent_at = NOW - 5 * 3600 * 1000;
         assert_eq!(late.corrected_time(late.events[0].at, NOW), NOW);
         assert_eq!(late.validate(NOW), Ok(()));
+    }
+
+    #[test]
+    fn new_ids_are_version_4_uuids() {
+        let id = new_id([0xab; 16]);
+        assert_eq!(id, "abababab-abab-4bab-abab-abababababab");
+        assert_eq!(check_id("id", &id), Ok(()));
     }
 
     #[test]

@@ -1,0 +1,72 @@
+//! Sending answers to the server's identification endpoint.
+
+use std::collections::BTreeMap;
+
+use headwater_core::{FieldError, Identification};
+use serde::Deserialize;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{RequestInit, RequestMode, Response};
+
+/// What became of a submission.
+pub enum Outcome {
+    Accepted,
+    /// The server refused some answers (its rules may be newer than ours).
+    Refused(Vec<FieldError>),
+    /// The network or the server failed; the visitor may try again.
+    Failed,
+}
+
+#[derive(Deserialize)]
+struct ErrorReply {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    fields: Vec<FieldError>,
+}
+
+/// Posts the identification and waits for the answer.
+pub async fn identify(endpoint: &str, identification: &Identification) -> Outcome {
+    let Ok(body) = serde_json::to_string(identification) else { return Outcome::Failed };
+    match post(&format!("{endpoint}/api/v1/identify"), &body).await {
+        Ok((status, _)) if (200..300).contains(&status) => Outcome::Accepted,
+        Ok((422, text)) => match serde_json::from_str::<ErrorReply>(&text) {
+            Ok(reply) if !reply.error.fields.is_empty() => Outcome::Refused(reply.error.fields),
+            _ => Outcome::Failed,
+        },
+        _ => Outcome::Failed,
+    }
+}
+
+/// A form token: a random id made when the form is shown, so the server can answer
+/// a repeated submission with the first one's result.
+pub fn new_token() -> String {
+    let mut random = [0u8; 16];
+    if let Some(crypto) = web_sys::window().and_then(|window| window.crypto().ok()) {
+        let _ = crypto.get_random_values_with_u8_array(&mut random);
+    }
+    headwater_core::wire::new_id(random)
+}
+
+/// The answers of a form as the wire wants them.
+pub fn answers(values: &[(String, String)]) -> BTreeMap<String, String> {
+    values.iter().filter(|(_, value)| !value.trim().is_empty()).cloned().collect()
+}
+
+async fn post(url: &str, body: &str) -> Result<(u16, String), JsValue> {
+    let init = RequestInit::new();
+    init.set_method("POST");
+    init.set_mode(RequestMode::Cors);
+    init.set_body(&JsValue::from_str(body));
+    let headers = web_sys::Headers::new()?;
+    headers.set("content-type", "application/json")?;
+    init.set_headers(&headers);
+    let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await?.dyn_into()?;
+    let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    Ok((response.status(), text))
+}

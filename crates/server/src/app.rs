@@ -1,0 +1,111 @@
+//! The application: shared state, the router with its layers, and the serving loop
+//! with the background workers.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::MatchedPath;
+use axum::http::{HeaderName, Request};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, SiteConfig};
+use crate::error::ApiError;
+use crate::handoff;
+use crate::routes;
+use crate::store::Store;
+
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<Config>,
+    store: Store,
+    handoff_wake: Arc<Notify>,
+}
+
+impl AppState {
+    /// Opens the database named in the configuration.
+    pub async fn new(config: Config) -> anyhow::Result<AppState> {
+        let store = Store::open(&config.server.database).await?;
+        Ok(AppState {
+            inner: Arc::new(Inner {
+                config: Arc::new(config),
+                store,
+                handoff_wake: Arc::new(Notify::new()),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The configured site, or the error a client gets for an unknown one.
+    pub fn site(&self, id: &str) -> Result<&SiteConfig, ApiError> {
+        self.config().site(id).ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
+    }
+
+    /// Tells the handoff worker that the outbox has something new.
+    pub fn wake_handoffs(&self) {
+        self.inner.handoff_wake.notify_one();
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or(request.uri().path(), MatchedPath::as_str);
+        let request_id = request
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        tracing::info_span!("request", method = %request.method(), route, request_id)
+    });
+    routes::router(&state)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` completes, then lets requests in flight
+/// finish, stops the handoff worker and closes the database.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (stop_workers, stopped) = watch::channel(false);
+    let worker = tokio::spawn(handoff::run(
+        state.store().clone(),
+        state.inner.config.clone(),
+        state.inner.handoff_wake.clone(),
+        stopped,
+    ));
+
+    tracing::info!(address = %listener.local_addr()?, "headwater listening");
+    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+
+    stop_workers.send_replace(true);
+    worker.await?;
+    state.store().close().await;
+    tracing::info!("headwater stopped");
+    Ok(())
+}

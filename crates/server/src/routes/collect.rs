@@ -1,0 +1,176 @@
+//! The collector: event batches from the tracker, identification from the form, and
+//! the public part of a site's configuration that both need. Browsers call these
+//! from the customer's pages, so CORS admits every configured origin, and each
+//! request is checked against its own site's origins.
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use headwater_core::{Behaviour, EventBatch, FormDefinition, Identification};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::app::AppState;
+use crate::clock::now_ms;
+use crate::config::{Config, SiteConfig, origin_of};
+use crate::error::ApiError;
+use crate::leads;
+use crate::store::{contacts, events, submissions};
+
+/// A full batch of 100 events is about 40 KiB; anything past this is not ours.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Browsers may reuse the public site configuration this long (seconds).
+const SITE_CONFIG_MAX_AGE: u32 = 60;
+
+#[derive(Serialize)]
+struct BatchReply {
+    accepted: u64,
+    duplicates: u64,
+}
+
+#[derive(Serialize)]
+struct IdentifyReply {
+    status: &'static str,
+}
+
+/// What browsers may know of a site's configuration: no lead definition, no secrets.
+#[derive(Serialize)]
+struct PublicSiteConfig<'a> {
+    site: &'a str,
+    behaviours: &'a [Behaviour],
+    forms: &'a [FormDefinition],
+}
+
+pub fn router(config: &Config) -> Router<AppState> {
+    let origins: HashSet<HeaderValue> = config
+        .sites
+        .iter()
+        .flat_map(|site| &site.origins)
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| origins.contains(origin)))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE]);
+
+    Router::new()
+        .route("/api/v1/events", post(collect_events))
+        .route("/api/v1/identify", post(identify))
+        .route("/api/v1/sites/{site}/config", get(site_config))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+}
+
+/// Stores a batch; ids already stored count as duplicates, so a retry is harmless.
+async fn collect_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<BatchReply>, ApiError> {
+    let now = now_ms();
+    let batch: EventBatch = parse_json(&body)?;
+    batch.validate(now).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let site = state.site(&batch.site)?;
+    check_origin(site, &headers, batch.events.iter().map(|event| event.url.as_str()))?;
+
+    let mut tx = state.store().begin().await?;
+    let contact_id = contacts::contact_of_visitor(&mut tx, &site.id, &batch.visitor_id, now).await?;
+    let outcome = events::insert_batch(&mut tx, &batch, now).await?;
+    tx.commit().await?;
+    tracing::debug!(site = %site.id, accepted = outcome.accepted, duplicates = outcome.duplicates, "batch stored");
+
+    // The events are safe; a failed evaluation is redone on the next batch.
+    if let Err(error) = leads::evaluate(&state, site, &contact_id).await {
+        tracing::error!(error = ?error, contact = %contact_id, "evaluation after a batch failed");
+    }
+    Ok(Json(BatchReply { accepted: outcome.accepted, duplicates: outcome.duplicates }))
+}
+
+/// Identifies the visitor with the form's answers and evaluates the contact.
+async fn identify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<IdentifyReply>, ApiError> {
+    let now = now_ms();
+    let identification: Identification = parse_json(&body)?;
+    identification.validate().map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let site = state.site(&identification.site)?;
+    check_origin(site, &headers, std::iter::empty())?;
+    let form = site
+        .form(&identification.form)
+        .ok_or_else(|| ApiError::UnknownForm(identification.form.clone()))?;
+    let answers = form.validate(&identification.answers).map_err(ApiError::InvalidAnswers)?;
+
+    let mut tx = state.store().begin().await?;
+    let contact_id = match submissions::contact_for_token(&mut tx, &identification.token).await? {
+        Some(earlier) => earlier,
+        None => {
+            let visitor = &identification.visitor_id;
+            let contact_id = contacts::identify(&mut tx, &site.id, visitor, &answers, now).await?;
+            submissions::record(
+                &mut tx,
+                &identification.token,
+                &site.id,
+                &form.id,
+                visitor,
+                &contact_id,
+                &answers,
+                now,
+            )
+            .await?;
+            contact_id
+        }
+    };
+    tx.commit().await?;
+    tracing::info!(site = %site.id, form = %form.id, contact = %contact_id, "visitor identified");
+
+    if let Err(error) = leads::evaluate(&state, site, &contact_id).await {
+        tracing::error!(error = ?error, contact = %contact_id, "evaluation after identification failed");
+    }
+    Ok(Json(IdentifyReply { status: "identified" }))
+}
+
+/// The behaviours and forms of a site, for the tracker and the form.
+async fn site_config(
+    State(state): State<AppState>,
+    Path(site_id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let site = state.site(&site_id)?;
+    let public = PublicSiteConfig { site: &site.id, behaviours: &site.behaviours, forms: &site.forms };
+    let cache = format!("public, max-age={SITE_CONFIG_MAX_AGE}");
+    let body = serde_json::to_vec(&public).map_err(anyhow::Error::from)?;
+    Ok(([(header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, "application/json".into())], body))
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|error| ApiError::BadRequest(format!("invalid JSON: {error}")))
+}
+
+/// The `Origin` header, when a browser sent one, and every URL the request reports
+/// must belong to one of the site's origins.
+fn check_origin<'a>(
+    site: &SiteConfig,
+    headers: &HeaderMap,
+    urls: impl Iterator<Item = &'a str>,
+) -> Result<(), ApiError> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("(not text)");
+        if !site.allows_origin(origin) {
+            return Err(ApiError::ForeignOrigin(origin.to_owned()));
+        }
+    }
+    for url in urls {
+        let origin = origin_of(url).unwrap_or_default();
+        if !site.allows_origin(&origin) {
+            return Err(ApiError::ForeignOrigin(origin));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! The demo company site and a demo handoff inbox, for the quick start. The inbox
+//! verifies each handoff's signature with the secrets of the configured sites and
+//! keeps what arrived in memory: `GET /demo/inbox` lists it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{Value, json};
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::app::AppState;
+use crate::clock::now_ms;
+use crate::handoff::{SIGNATURE_HEADER, sign};
+
+/// Receivers should refuse signatures older than this (seconds).
+const SIGNATURE_TOLERANCE: i64 = 300;
+
+#[derive(Clone, Default)]
+struct Inbox(Arc<Mutex<Vec<Value>>>);
+
+pub fn router(folder: &Path) -> Router<AppState> {
+    Router::new()
+        .route_service("/", ServeFile::new(folder.join("index.html")))
+        .nest_service("/www", ServeDir::new(folder.join("www")))
+        .route("/demo/inbox", get(list).post(receive))
+        .layer(Extension(Inbox::default()))
+}
+
+async fn list(Extension(inbox): Extension<Inbox>) -> Json<Vec<Value>> {
+    Json(inbox.0.lock().expect("inbox lock").clone())
+}
+
+async fn receive(
+    State(state): State<AppState>,
+    Extension(inbox): Extension<Inbox>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let verified = verify(&state, signature, &body);
+    let handoff: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    tracing::info!(verified, id = %handoff["id"], "demo inbox received a handoff");
+    inbox.0.lock().expect("inbox lock").push(json!({ "verified": verified, "handoff": handoff }));
+    if verified { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
+}
+
+fn verify(state: &AppState, signature: &str, body: &[u8]) -> bool {
+    let Some(timestamp) = signature
+        .split(',')
+        .find_map(|part| part.strip_prefix("t="))
+        .and_then(|t| t.parse::<i64>().ok())
+    else {
+        return false;
+    };
+    if (now_ms() / 1000 - timestamp).abs() > SIGNATURE_TOLERANCE {
+        return false;
+    }
+    state
+        .config()
+        .sites
+        .iter()
+        .filter_map(|site| site.handoff.as_ref())
+        .any(|handoff| sign(&handoff.secret, timestamp, body) == signature)
+}

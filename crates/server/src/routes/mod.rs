@@ -1,0 +1,27 @@
+//! The HTTP routes, one module per area, merged here.
+//!
+//! - [`collect`]: what browsers on customer sites call (events, identification,
+//!   the public site configuration); open to each site's configured origins.
+//! - [`assets`]: the script tag's loader and the browser bundle.
+//! - [`demo`]: the demo company site and a demo handoff inbox, only when configured.
+
+mod assets;
+mod collect;
+mod demo;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::app::AppState;
+
+/// Every route of the application.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(collect::router(state.config()))
+        .merge(assets::router(&state.config().server.pkg_dir));
+    if let Some(folder) = &state.config().server.demo_site {
+        router = router.merge(demo::router(folder));
+    }
+    router
+}

@@ -1,0 +1,314 @@
+//! Contacts, the visitors stitched to them, and their stage history.
+//!
+//! Every new visitor gets a contact in the Inquiry stage, anonymous until it
+//! identifies itself; events belong to visitors, so a contact's history is the
+//! events of all its visitors, and stitching a visitor to another contact moves its
+//! whole history in one update.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use headwater_core::email;
+use headwater_core::stage::{Actor, Move, Stage, StageError};
+use headwater_core::Verdict;
+use serde::Serialize;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+/// A prospect as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contact {
+    pub id: String,
+    pub site_id: String,
+    pub email: Option<String>,
+    pub answers: BTreeMap<String, String>,
+    pub stage: Stage,
+    pub fit_score: i64,
+    pub engagement_score: i64,
+    pub verdict: Option<Verdict>,
+    pub created_at: i64,
+}
+
+/// One recorded move through the waterfall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StageChange {
+    pub from: Option<Stage>,
+    pub to: Stage,
+    pub actor: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+/// The contact a visitor belongs to, creating both (the contact as an Inquiry) the
+/// first time the visitor is seen.
+pub async fn contact_of_visitor(
+    connection: &mut SqliteConnection,
+    site_id: &str,
+    visitor_id: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    let known: Option<String> = sqlx::query_scalar(
+        "UPDATE visitors SET last_seen = $3 WHERE site_id = $1 AND id = $2 RETURNING contact_id",
+    )
+    .bind(site_id)
+    .bind(visitor_id)
+    .bind(now)
+    .fetch_optional(&mut *connection)
+    .await?;
+    if let Some(contact_id) = known {
+        return Ok(contact_id);
+    }
+
+    let contact_id = create(connection, site_id, now).await?;
+    sqlx::query(
+        "INSERT INTO visitors (site_id, id, contact_id, first_seen, last_seen)
+         VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(site_id)
+    .bind(visitor_id)
+    .bind(&contact_id)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(contact_id)
+}
+
+/// Stitches the visitor to the contact with this e-mail, creating or upgrading one
+/// as needed, and merges the answers into it. Returns the contact's id.
+///
+/// - No contact has the e-mail and the visitor's contact is anonymous: that contact
+///   becomes Known, keeping its id and history.
+/// - Another contact has the e-mail: it keeps its id and absorbs the visitor; an
+///   anonymous contact left behind is absorbed whole (all its visitors) and removed.
+/// - The visitor's contact is somebody else (a shared computer): only this visitor
+///   moves, to the contact with the e-mail, created if needed.
+pub async fn identify(
+    connection: &mut SqliteConnection,
+    site_id: &str,
+    visitor_id: &str,
+    answers: &BTreeMap<String, String>,
+    now: i64,
+) -> anyhow::Result<String> {
+    let address = answers.get("email").context("answers hold no e-mail")?;
+    let key = email::match_key(address);
+    let current_id = contact_of_visitor(connection, site_id, visitor_id, now).await?;
+    let current = load(connection, &current_id).await?;
+    let owner: Option<String> =
+        sqlx::query_scalar("SELECT id FROM contacts WHERE site_id = $1 AND email_key = $2")
+            .bind(site_id)
+            .bind(&key)
+            .fetch_optional(&mut *connection)
+            .await?;
+
+    let target = match (owner, current.email.is_none()) {
+        (Some(owner), _) if owner == current.id => owner,
+        (Some(owner), true) => {
+            absorb_all_visitors(connection, &current.id, &owner).await?;
+            owner
+        }
+        (Some(owner), false) => {
+            move_visitor(connection, site_id, visitor_id, &owner).await?;
+            owner
+        }
+        (None, true) => current.id.clone(),
+        (None, false) => {
+            let created = create(connection, site_id, now).await?;
+            move_visitor(connection, site_id, visitor_id, &created).await?;
+            created
+        }
+    };
+
+    let mut contact = load(connection, &target).await?;
+    contact.answers.extend(answers.iter().map(|(name, value)| (name.clone(), value.clone())));
+    sqlx::query(
+        "UPDATE contacts SET email = $2, email_key = $3, answers = $4, updated_at = $5
+         WHERE id = $1",
+    )
+    .bind(&contact.id)
+    .bind(address)
+    .bind(&key)
+    .bind(serde_json::to_string(&contact.answers)?)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+
+    if contact.stage == Stage::Inquiry {
+        let reason = "identified through a form";
+        move_stage(connection, &contact, Stage::Known, &Actor::Visitor, reason, now).await??;
+    }
+    Ok(contact.id)
+}
+
+/// Loads a contact by id.
+pub async fn load(connection: &mut SqliteConnection, id: &str) -> anyhow::Result<Contact> {
+    let row = sqlx::query(
+        "SELECT id, site_id, email, answers, stage, fit_score, engagement_score, verdict,
+                created_at
+         FROM contacts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *connection)
+    .await?;
+    let verdict: Option<String> = row.try_get("verdict")?;
+    Ok(Contact {
+        id: row.try_get("id")?,
+        site_id: row.try_get("site_id")?,
+        email: row.try_get("email")?,
+        answers: serde_json::from_str(row.try_get("answers")?)?,
+        stage: row.try_get::<String, _>("stage")?.parse()?,
+        fit_score: row.try_get("fit_score")?,
+        engagement_score: row.try_get("engagement_score")?,
+        verdict: verdict.as_deref().map(serde_json::from_str).transpose()?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Stores the latest verdict and its scores.
+pub async fn save_verdict(
+    connection: &mut SqliteConnection,
+    contact_id: &str,
+    verdict: &Verdict,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE contacts SET fit_score = $2, engagement_score = $3, verdict = $4, updated_at = $5
+         WHERE id = $1",
+    )
+    .bind(contact_id)
+    .bind(verdict.fit.score)
+    .bind(verdict.engagement.score)
+    .bind(serde_json::to_string(verdict)?)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Moves a contact to another stage if the waterfall allows it, recording who and
+/// why. Asking for the stage it is already in changes and records nothing.
+pub async fn move_stage(
+    connection: &mut SqliteConnection,
+    contact: &Contact,
+    to: Stage,
+    actor: &Actor,
+    reason: &str,
+    now: i64,
+) -> anyhow::Result<Result<Move, StageError>> {
+    let step = contact.stage.check_move(to);
+    if let Ok(Move::To(_)) = step {
+        let span = tracing::info_span!("stage_change", contact = %contact.id, from = %contact.stage, %to);
+        let _entered = span.enter();
+        sqlx::query("UPDATE contacts SET stage = $2, updated_at = $3 WHERE id = $1")
+            .bind(&contact.id)
+            .bind(to.as_str())
+            .bind(now)
+            .execute(&mut *connection)
+            .await?;
+        record_change(connection, &contact.id, Some(contact.stage), to, actor, reason, now).await?;
+        tracing::info!(%actor, "lead moved");
+    }
+    Ok(step)
+}
+
+/// The contact's stage history, oldest first.
+pub async fn stage_history(
+    connection: &mut SqliteConnection,
+    contact_id: &str,
+) -> anyhow::Result<Vec<StageChange>> {
+    let rows = sqlx::query(
+        "SELECT from_stage, to_stage, actor, reason, at FROM stage_changes
+         WHERE contact_id = $1 ORDER BY id",
+    )
+    .bind(contact_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let from: Option<String> = row.try_get("from_stage")?;
+            Ok(StageChange {
+                from: from.as_deref().map(str::parse).transpose()?,
+                to: row.try_get::<String, _>("to_stage")?.parse()?,
+                actor: row.try_get("actor")?,
+                reason: row.try_get("reason")?,
+                at: row.try_get("at")?,
+            })
+        })
+        .collect()
+}
+
+async fn create(connection: &mut SqliteConnection, site_id: &str, now: i64) -> anyhow::Result<String> {
+    let id = Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO contacts (id, site_id, stage, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+    )
+    .bind(&id)
+    .bind(site_id)
+    .bind(Stage::Inquiry.as_str())
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    record_change(connection, &id, None, Stage::Inquiry, &Actor::Visitor, "first visit", now).await?;
+    Ok(id)
+}
+
+async fn record_change(
+    connection: &mut SqliteConnection,
+    contact_id: &str,
+    from: Option<Stage>,
+    to: Stage,
+    actor: &Actor,
+    reason: &str,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO stage_changes (contact_id, from_stage, to_stage, actor, reason, at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(contact_id)
+    .bind(from.map(Stage::as_str))
+    .bind(to.as_str())
+    .bind(actor.to_string())
+    .bind(reason)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+async fn move_visitor(
+    connection: &mut SqliteConnection,
+    site_id: &str,
+    visitor_id: &str,
+    contact_id: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE visitors SET contact_id = $3 WHERE site_id = $1 AND id = $2")
+        .bind(site_id)
+        .bind(visitor_id)
+        .bind(contact_id)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+/// Moves every visitor of an anonymous contact to `into` and removes the empty
+/// contact with its (Inquiry only) history.
+async fn absorb_all_visitors(
+    connection: &mut SqliteConnection,
+    anonymous: &str,
+    into: &str,
+) -> anyhow::Result<()> {
+    sqlx::query("UPDATE visitors SET contact_id = $2 WHERE contact_id = $1")
+        .bind(anonymous)
+        .bind(into)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("DELETE FROM stage_changes WHERE contact_id = $1")
+        .bind(anonymous)
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("DELETE FROM contacts WHERE id = $1")
+        .bind(anonymous)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}

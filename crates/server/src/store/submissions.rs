@@ -1,0 +1,45 @@
+//! Form submissions, keyed by the form token so that a double submit is answered
+//! with the first submission's result instead of being processed twice.
+
+use std::collections::BTreeMap;
+
+use sqlx::SqliteConnection;
+
+/// The contact an earlier submission with this token identified, if any.
+pub async fn contact_for_token(
+    connection: &mut SqliteConnection,
+    token: &str,
+) -> anyhow::Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT contact_id FROM submissions WHERE token = $1")
+        .bind(token)
+        .fetch_optional(&mut *connection)
+        .await?)
+}
+
+/// Records a submission.
+#[allow(clippy::too_many_arguments)]
+pub async fn record(
+    connection: &mut SqliteConnection,
+    token: &str,
+    site_id: &str,
+    form_id: &str,
+    visitor_id: &str,
+    contact_id: &str,
+    answers: &BTreeMap<String, String>,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO submissions (token, site_id, form_id, visitor_id, contact_id, answers, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(token)
+    .bind(site_id)
+    .bind(form_id)
+    .bind(visitor_id)
+    .bind(contact_id)
+    .bind(serde_json::to_string(answers)?)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}

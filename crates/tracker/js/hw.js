@@ -1,0 +1,43 @@
+/*
+ * Headwater loader: the file a site's script tag points at.
+ *
+ *   <script async src="https://headwater.example.com/hw.js" data-site="SITE"></script>
+ *
+ * It keeps calls made before the tracker is ready (`headwater('track', 'x')`), then
+ * imports the WebAssembly tracker as an ES module; the browser streams and compiles
+ * the module off the main thread. The form bundle is imported only when a page
+ * needs a form. Nothing here blocks the page.
+ */
+(function (w, d) {
+  var script = d.currentScript;
+  if (!script || w.headwater && w.headwater.loaded) return;
+  var pkg = new URL('pkg/', script.src).href;
+  var queue = (w.headwater && w.headwater.q) || [];
+  var early = function () { queue.push(arguments); };
+  early.q = queue;
+  early.loaded = true;
+  w.headwater = early;
+
+  var form;
+  function loadForm(element, options) {
+    form = form || import(pkg + 'headwater_form.js').then(function (m) {
+      return m.default({ module_or_path: pkg + 'headwater_form_bg.wasm' }).then(function () { return m; });
+    });
+    return form.then(function (m) { m.mount(element, options); });
+  }
+
+  import(pkg + 'headwater_tracker.js').then(function (m) {
+    return m.default({ module_or_path: pkg + 'headwater_tracker_bg.wasm' }).then(function () {
+      var options = {
+        site: script.getAttribute('data-site') || '',
+        endpoint: new URL('.', script.src).href.replace(/\/$/, '')
+      };
+      var call = m.start(options, loadForm);
+      var api = function () { call(Array.prototype.slice.call(arguments)); };
+      api.loaded = true;
+      w.headwater = api;
+      for (var i = 0; i < queue.length; i++) call(Array.prototype.slice.call(queue[i]));
+      queue.length = 0;
+    });
+  })['catch'](function (error) { console.warn('headwater: the tracker did not load', error); });
+})(window, document);

@@ -1,0 +1,127 @@
+//! Builds the browser bundle into `pkg/`: the wasm crates in the size-tuned
+//! `wasm-release` profile, the wasm-bindgen step (as a library, at the version in
+//! Cargo.lock), wasm-opt, the loader, and precompressed copies for the server.
+//! Prints each file's size raw, gzip and brotli, and the first transfer a page pays.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+use wasm_bindgen_cli_support::Bindgen;
+
+use crate::{cargo, run};
+
+/// The browser crates, by the name of the wasm file cargo writes.
+const CRATES: [(&str, &str); 2] = [("headwater-tracker", "headwater_tracker"), ("headwater-form", "headwater_form")];
+/// Features every browser we support has; wasm-opt must keep them enabled.
+const WASM_FEATURES: [&str; 6] = [
+    "--enable-bulk-memory",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-sign-ext",
+    "--enable-reference-types",
+    "--enable-multivalue",
+];
+/// What a page downloads before the form is needed.
+const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_tracker_bg.wasm"];
+
+pub fn build(root: &Path) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut build = cargo(root);
+    build.args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown"]);
+    for (package, _) in CRATES {
+        build.args(["--package", package]);
+    }
+    run(&mut build)?;
+
+    let pkg = root.join("pkg");
+    fs::create_dir_all(&pkg)?;
+    let built = target_dir(root).join("wasm32-unknown-unknown/wasm-release");
+    for (_, stem) in CRATES {
+        Bindgen::new()
+            .input_path(built.join(format!("{stem}.wasm")))
+            .out_name(stem)
+            .web(true)?
+            .typescript(false)
+            .generate(&pkg)
+            .with_context(|| format!("wasm-bindgen failed on {stem}"))?;
+        optimize(root, &pkg.join(format!("{stem}_bg.wasm")))?;
+    }
+    fs::copy(root.join("crates/tracker/js/hw.js"), pkg.join("hw.js"))?;
+
+    let sizes = compress_all(&pkg)?;
+    report(&sizes);
+    println!("bundle built in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<()> {
+    let wasm_opt = root.join("node_modules/.bin/wasm-opt");
+    if !wasm_opt.exists() {
+        eprintln!("xtask: wasm-opt missing, {} stays unoptimised", wasm.display());
+        return Ok(());
+    }
+    run(Command::new(wasm_opt).arg("-Oz").args(WASM_FEATURES).arg(wasm).arg("-o").arg(wasm))
+}
+
+struct Size {
+    name: String,
+    raw: usize,
+    gzip: usize,
+    brotli: usize,
+}
+
+/// Writes `.br` and `.gz` beside every JavaScript and WebAssembly file.
+fn compress_all(pkg: &Path) -> anyhow::Result<Vec<Size>> {
+    let mut sizes = Vec::new();
+    let mut names: Vec<String> = fs::read_dir(pkg)?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".js") || name.ends_with(".wasm"))
+        .collect();
+    names.sort();
+    for name in names {
+        let raw = fs::read(pkg.join(&name))?;
+        let brotli = brotli_bytes(&raw)?;
+        let gzip = gzip_bytes(&raw)?;
+        fs::write(pkg.join(format!("{name}.br")), &brotli)?;
+        fs::write(pkg.join(format!("{name}.gz")), &gzip)?;
+        sizes.push(Size { name, raw: raw.len(), gzip: gzip.len(), brotli: brotli.len() });
+    }
+    Ok(sizes)
+}
+
+fn brotli_bytes(raw: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let parameters = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    brotli::BrotliCompress(&mut &raw[..], &mut out, &parameters)?;
+    Ok(out)
+}
+
+fn gzip_bytes(raw: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(raw)?;
+    Ok(encoder.finish()?)
+}
+
+fn report(sizes: &[Size]) {
+    println!("{:<32} {:>9} {:>9} {:>9}", "pkg/", "raw", "gzip", "brotli");
+    for size in sizes {
+        println!("{:<32} {:>9} {:>9} {:>9}", size.name, size.raw, size.gzip, size.brotli);
+    }
+    let first: Vec<&Size> = sizes.iter().filter(|size| FIRST_TRANSFER.contains(&size.name.as_str())).collect();
+    let total = |pick: fn(&Size) -> usize| first.iter().map(|size| pick(size)).sum::<usize>();
+    println!(
+        "{:<32} {:>9} {:>9} {:>9}",
+        "first transfer (loader+tracker)",
+        total(|size| size.raw),
+        total(|size| size.gzip),
+        total(|size| size.brotli)
+    );
+}

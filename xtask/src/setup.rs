@@ -1,0 +1,67 @@
+//! Installs what the build and the tests need, so that a fresh clone runs with the
+//! README's commands alone. Every step checks first and does nothing when the tool
+//! is already there.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::bail;
+
+use crate::run as execute;
+
+/// Building the bundle needs less than running the browser tests.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Build,
+    Test,
+}
+
+pub fn run(root: &Path, purpose: Purpose) -> anyhow::Result<()> {
+    wasm_target()?;
+    wasm_opt(root)?;
+    if purpose == Purpose::Test {
+        chromium()?;
+    }
+    Ok(())
+}
+
+fn wasm_target() -> anyhow::Result<()> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    match installed {
+        Ok(output) if String::from_utf8_lossy(&output.stdout).contains("wasm32-unknown-unknown") => Ok(()),
+        Ok(_) => execute(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"])),
+        Err(_) => {
+            eprintln!("xtask: no rustup here; assuming the wasm32-unknown-unknown target is installed");
+            Ok(())
+        }
+    }
+}
+
+/// wasm-opt from npm's binaryen package, pinned in package.json. (Debian's binaryen
+/// is too old and emits WebAssembly that breaks in the browser.)
+fn wasm_opt(root: &Path) -> anyhow::Result<()> {
+    if root.join("node_modules/.bin/wasm-opt").exists() {
+        return Ok(());
+    }
+    if Command::new("npm").arg("--version").output().is_err() {
+        eprintln!("xtask: npm not found; the bundle will be built without wasm-opt (larger)");
+        return Ok(());
+    }
+    execute(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir(root))
+}
+
+/// Debian's Chromium and ChromeDriver for the browser tests.
+fn chromium() -> anyhow::Result<()> {
+    let present = |path: &str| Path::new(path).exists();
+    if present("/usr/bin/chromium") && present("/usr/bin/chromedriver") {
+        return Ok(());
+    }
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|output| output.stdout.starts_with(b"0"));
+    if !is_root {
+        bail!("the browser tests need Chromium: run `sudo apt-get install -y chromium chromium-driver`");
+    }
+    execute(Command::new("apt-get").arg("update").arg("-qq"))?;
+    execute(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
