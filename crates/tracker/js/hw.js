@@ -35,6 +35,7 @@
       var call = m.start(options, loadForm);
       var api = function () { call(Array.prototype.slice.call(arguments)); };
       api.loaded = true;
+      api.ready = true;
       w.headwater = api;
       for (var i = 0; i < queue.length; i++) call(Array.prototype.slice.call(queue[i]));
       queue.length = 0;

@@ -1,0 +1,97 @@
+//! The test bench for end-to-end tests: the real server on a free port with a fresh
+//! SQLite file, a webhook receiver that answers as a test scripts it, and headless
+//! Chromium driven through chromedriver.
+
+pub mod browser;
+pub mod receiver;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use headwater_server::{AppState, Config};
+use sqlx::SqlitePool;
+use sqlx::sqlite::SqliteConnectOptions;
+use tokio::sync::oneshot;
+
+pub use browser::Browser;
+pub use receiver::Receiver;
+
+/// How long a test waits for something that should happen within a second or two.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_owned()
+}
+
+/// A running Headwater server with the demo site.
+pub struct Server {
+    pub url: String,
+    pub database: SqlitePool,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _folder: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the server with the demo configuration, sending handoffs to `handoff_url`.
+    pub async fn start(handoff_url: &str) -> anyhow::Result<Server> {
+        if !root().join("pkg/hw.js").exists() {
+            bail!("the browser bundle is missing: run `cargo xtask build-web` (or `cargo xtask test`)");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let folder = tempfile::tempdir()?;
+        let database_path = folder.path().join("headwater.db");
+
+        let example = std::fs::read_to_string(root().join("headwater.example.toml"))?;
+        let mut config = Config::parse(&example)?;
+        config.server.database = format!("sqlite://{}", database_path.display());
+        config.server.pkg_dir = root().join("pkg");
+        config.server.demo_site = Some(root());
+        let site = &mut config.sites[0];
+        site.origins = vec![url.clone()];
+        let handoff = site.handoff.as_mut().context("the example has a handoff")?;
+        handoff.url = handoff_url.to_owned();
+        handoff.initial_backoff_ms = 200;
+        config.validate()?;
+
+        let state = AppState::new(config).await?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(headwater_server::serve(state, listener, async move {
+            let _ = stopped.await;
+        }));
+        let options = SqliteConnectOptions::new().filename(&database_path).read_only(true);
+        let database = SqlitePool::connect_with(options).await?;
+        Ok(Server { url, database, stop: Some(stop), task, _folder: folder })
+    }
+
+    /// Stops the server gracefully.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.database.close().await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await??;
+        Ok(())
+    }
+}
+
+/// Polls `check` until it returns `Some`, or fails after [`PATIENCE`].
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await? {
+            return Ok(value);
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("timed out waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
