@@ -55,9 +55,15 @@ async fn a_matching_visitor_becomes_an_mql_and_is_handed_off_once() -> anyhow::R
 
     let contact = contact_by_email(&server, MATCHING.email).await?;
     let stored = wait_for_events(&server, &produced).await?;
-    assert_eq!(stored, produced, "the database holds exactly the events the browser produced");
+    assert_eq!(
+        stored, produced,
+        "the database holds exactly the events the browser produced"
+    );
     let history = events_of_contact(&server, &contact).await?;
-    assert_eq!(history, produced, "the contact carries its whole anonymous history");
+    assert_eq!(
+        history, produced,
+        "the contact carries its whole anonymous history"
+    );
     let kinds = kinds_of_contact(&server, &contact).await?;
     for kind in ["page_view", "engagement", "click"] {
         assert!(kinds.contains(kind), "no {kind} event among {kinds:?}");
@@ -76,16 +82,23 @@ async fn a_matching_visitor_becomes_an_mql_and_is_handed_off_once() -> anyhow::R
     let handoff = verified_handoff(&delivery)?;
     assert_eq!(handoff["event"], "mql");
     assert_eq!(handoff["contact"]["email"], MATCHING.email);
-    assert_eq!(handoff["contact"]["name"], MATCHING.name, "Cyrillic names round-trip");
+    assert_eq!(
+        handoff["contact"]["name"], MATCHING.name,
+        "Cyrillic names round-trip"
+    );
     assert_eq!(handoff["company"]["name"], MATCHING.company);
-    assert_eq!(handoff["explanation"]["summary"], "MQL: fit 30/20, engagement 50/40");
+    assert_eq!(
+        handoff["explanation"]["summary"],
+        "MQL: fit 30/20, engagement 50/40"
+    );
     assert!(!handoff["recent_behaviour"].as_array().unwrap().is_empty());
 
     server.stop().await
 }
 
 #[tokio::test]
-async fn a_free_mail_visitor_at_a_small_company_stays_known_with_an_explanation() -> anyhow::Result<()> {
+async fn a_free_mail_visitor_at_a_small_company_stays_known_with_an_explanation()
+-> anyhow::Result<()> {
     let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
     let receiver = Receiver::start(&[]).await?;
     let server = Server::start(&receiver.url).await?;
@@ -116,7 +129,9 @@ async fn a_free_mail_visitor_at_a_small_company_stays_known_with_an_explanation(
     assert_eq!(missed, ["business e-mail", "company of 50 or more"]);
 
     assert_eq!(stages_of(&server, &contact).await?, ["inquiry", "known"]);
-    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&server.database).await?;
+    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&server.database)
+        .await?;
     assert_eq!(outbox, 0, "no handoff is queued");
     assert!(receiver.deliveries().is_empty());
 
@@ -141,18 +156,27 @@ async fn a_handoff_survives_a_failing_receiver_without_duplicates() -> anyhow::R
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let deliveries = receiver.deliveries();
-    let answered: Vec<u16> = deliveries.iter().map(|delivery| delivery.answered).collect();
+    let answered: Vec<u16> = deliveries
+        .iter()
+        .map(|delivery| delivery.answered)
+        .collect();
     assert_eq!(answered, [500, 500, 200]);
     assert_eq!((state.as_str(), attempts), ("delivered", 3));
     let keys: BTreeSet<&str> = deliveries
         .iter()
         .map(|delivery| delivery.headers["idempotency-key"].to_str().unwrap())
         .collect();
-    assert_eq!(keys.len(), 1, "every retry carries the same idempotency key");
+    assert_eq!(
+        keys.len(),
+        1,
+        "every retry carries the same idempotency key"
+    );
     for delivery in &deliveries {
         verified_handoff(delivery)?;
     }
-    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox").fetch_one(&server.database).await?;
+    let outbox: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(&server.database)
+        .await?;
     assert_eq!(outbox, 1, "one handoff, delivered once");
 
     server.stop().await
@@ -161,7 +185,10 @@ async fn a_handoff_survives_a_failing_receiver_without_duplicates() -> anyhow::R
 /// Home, product, pricing (scrolled to the end), "request a demo", the form filled
 /// and sent, then away from the site. Returns the ids of every event the tracker
 /// produced, as its debug log recorded them.
-async fn browse_and_identify(server: &Server, visit: &Visit<'_>) -> anyhow::Result<BTreeSet<String>> {
+async fn browse_and_identify(
+    server: &Server,
+    visit: &Visit<'_>,
+) -> anyhow::Result<BTreeSet<String>> {
     let browser = Browser::start().await?;
     let url = &server.url;
 
@@ -171,58 +198,117 @@ async fn browse_and_identify(server: &Server, visit: &Visit<'_>) -> anyhow::Resu
 
     browser.client.goto(&format!("{url}/")).await?;
     browser.wait_for_tracker().await?;
-    browser.click_through("#see-product", "/www/product.html").await?;
-    browser.click_through("#see-pricing", "/www/pricing.html").await?;
-    browser.run("window.scrollTo(0, document.documentElement.scrollHeight)").await?;
+    browser
+        .click_through("#see-product", "/www/product.html")
+        .await?;
+    browser
+        .click_through("#see-pricing", "/www/pricing.html")
+        .await?;
+    browser
+        .run("window.scrollTo(0, document.documentElement.scrollHeight)")
+        .await?;
     eventually("the scroll to be seen", || async {
         let bottom = browser
-            .run("return window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2")
+            .run(
+                "const root = document.documentElement;
+                 return window.scrollY + window.innerHeight >= root.scrollHeight - 2",
+            )
             .await?;
         Ok(bottom.as_bool().unwrap_or(false).then_some(()))
     })
     .await?;
     // The tracker samples depth on scroll events and once a second.
     tokio::time::sleep(Duration::from_millis(1_200)).await;
-    browser.click_through("[data-action=request-demo]", "/www/demo.html").await?;
+    browser
+        .click_through("[data-action=request-demo]", "/www/demo.html")
+        .await?;
 
-    let email = browser.client.wait().for_element(Locator::Css("form[data-headwater-rendered] input[name=email]")).await?;
+    let email = browser
+        .client
+        .wait()
+        .for_element(Locator::Css(
+            "form[data-headwater-rendered] input[name=email]",
+        ))
+        .await?;
     let form = |name: &str| format!("form[data-headwater-rendered] [name={name}]");
-    browser.client.find(Locator::Css(&form("name"))).await?.send_keys(visit.name).await?;
+    browser
+        .client
+        .find(Locator::Css(&form("name")))
+        .await?
+        .send_keys(visit.name)
+        .await?;
     email.send_keys(visit.email).await?;
-    browser.client.find(Locator::Css(&form("company"))).await?.send_keys(visit.company).await?;
-    browser.client.find(Locator::Css(&form("role"))).await?.select_by_value(visit.role).await?;
-    browser.client.find(Locator::Css(&form("company_size"))).await?.send_keys(visit.company_size).await?;
-    browser.client.find(Locator::Css("form[data-headwater-rendered] button[type=submit]")).await?.click().await?;
+    browser
+        .client
+        .find(Locator::Css(&form("company")))
+        .await?
+        .send_keys(visit.company)
+        .await?;
+    browser
+        .client
+        .find(Locator::Css(&form("role")))
+        .await?
+        .select_by_value(visit.role)
+        .await?;
+    browser
+        .client
+        .find(Locator::Css(&form("company_size")))
+        .await?
+        .send_keys(visit.company_size)
+        .await?;
+    browser
+        .client
+        .find(Locator::Css(
+            "form[data-headwater-rendered] button[type=submit]",
+        ))
+        .await?
+        .click()
+        .await?;
     eventually("the thank-you text", || async {
-        let shown = browser.run("const t = document.querySelector('.hw-thanks'); return !!t && !t.hidden").await?;
+        let shown = browser
+            .run("const t = document.querySelector('.hw-thanks'); return !!t && !t.hidden")
+            .await?;
         Ok(shown.as_bool().unwrap_or(false).then_some(()))
     })
     .await?;
 
     // Leaving the page sends what is still queued.
     browser.client.goto(&format!("{url}/healthz")).await?;
-    let produced = browser.run("return localStorage.getItem('hw.debug.produced')").await?;
+    let produced = browser
+        .run("return localStorage.getItem('hw.debug.produced')")
+        .await?;
     browser.close().await?;
     let produced: Vec<String> = serde_json::from_str(produced.as_str().unwrap_or("[]"))?;
     let unique: BTreeSet<String> = produced.iter().cloned().collect();
-    assert_eq!(unique.len(), produced.len(), "the tracker made each id once");
+    assert_eq!(
+        unique.len(),
+        produced.len(),
+        "the tracker made each id once"
+    );
     Ok(unique)
 }
 
 async fn contact_by_email(server: &Server, email: &str) -> anyhow::Result<String> {
     eventually("the contact", || async {
-        Ok(sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1")
-            .bind(email)
-            .fetch_optional(&server.database)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM contacts WHERE email = $1")
+                .bind(email)
+                .fetch_optional(&server.database)
+                .await?,
+        )
     })
     .await
 }
 
 /// Waits until every produced event is stored, then returns all stored ids.
-async fn wait_for_events(server: &Server, produced: &BTreeSet<String>) -> anyhow::Result<BTreeSet<String>> {
+async fn wait_for_events(
+    server: &Server,
+    produced: &BTreeSet<String>,
+) -> anyhow::Result<BTreeSet<String>> {
     eventually("every produced event to be stored", || async {
-        let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM events").fetch_all(&server.database).await?;
+        let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM events")
+            .fetch_all(&server.database)
+            .await?;
         let stored: BTreeSet<String> = stored.into_iter().collect();
         Ok(produced.is_subset(&stored).then_some(stored))
     })
@@ -241,7 +327,8 @@ async fn events_of_contact(server: &Server, contact: &str) -> anyhow::Result<BTr
 
 async fn kinds_of_contact(server: &Server, contact: &str) -> anyhow::Result<BTreeSet<String>> {
     let kinds: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT e.kind FROM events e JOIN visitors v ON v.id = e.visitor_id WHERE v.contact_id = $1",
+        "SELECT DISTINCT e.kind FROM events e
+         JOIN visitors v ON v.id = e.visitor_id WHERE v.contact_id = $1",
     )
     .bind(contact)
     .fetch_all(&server.database)
@@ -250,13 +337,19 @@ async fn kinds_of_contact(server: &Server, contact: &str) -> anyhow::Result<BTre
 }
 
 async fn stages_of(server: &Server, contact: &str) -> anyhow::Result<Vec<String>> {
-    Ok(sqlx::query_scalar("SELECT to_stage FROM stage_changes WHERE contact_id = $1 ORDER BY id")
-        .bind(contact)
-        .fetch_all(&server.database)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT to_stage FROM stage_changes WHERE contact_id = $1 ORDER BY id")
+            .bind(contact)
+            .fetch_all(&server.database)
+            .await?,
+    )
 }
 
-async fn wait_for_stages(server: &Server, contact: &str, count: usize) -> anyhow::Result<Vec<String>> {
+async fn wait_for_stages(
+    server: &Server,
+    contact: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
     eventually("the stage history", || async {
         let stages = stages_of(server, contact).await?;
         Ok((stages.len() >= count).then_some(stages))
@@ -275,9 +368,13 @@ fn verified_handoff(delivery: &support::receiver::Delivery) -> anyhow::Result<Va
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes())?;
     mac.update(format!("{timestamp}.").as_bytes());
     mac.update(&delivery.body);
-    mac.verify_slice(&hex::decode(signature)?).map_err(|_| anyhow::anyhow!("the signature does not verify"))?;
+    mac.verify_slice(&hex::decode(signature)?)
+        .map_err(|_| anyhow::anyhow!("the signature does not verify"))?;
 
     let handoff: Value = serde_json::from_slice(&delivery.body)?;
-    assert_eq!(delivery.headers["idempotency-key"].to_str()?, handoff["id"].as_str().unwrap());
+    assert_eq!(
+        delivery.headers["idempotency-key"].to_str()?,
+        handoff["id"].as_str().unwrap()
+    );
     Ok(handoff)
 }

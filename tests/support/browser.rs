@@ -40,12 +40,18 @@ impl Browser {
                 ]
             }
         });
-        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
 
         let address = format!("http://127.0.0.1:{port}");
         let deadline = std::time::Instant::now() + PATIENCE;
         let client = loop {
-            match ClientBuilder::new(HttpConnector::new()).capabilities(capabilities.clone()).connect(&address).await {
+            match ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&address)
+                .await
+            {
                 Ok(client) => break client,
                 Err(_) if std::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -53,7 +59,11 @@ impl Browser {
                 Err(error) => bail!("cannot open a Chromium session: {error}"),
             }
         };
-        Ok(Browser { client, driver, _profile: profile })
+        Ok(Browser {
+            client,
+            driver,
+            _profile: profile,
+        })
     }
 
     /// Runs a script in the page and returns its result.
@@ -64,7 +74,9 @@ impl Browser {
     /// Waits until Headwater's tracker has started on the current page.
     pub async fn wait_for_tracker(&self) -> anyhow::Result<()> {
         eventually("the tracker to start", || async {
-            let ready = self.run("return !!(window.headwater && window.headwater.ready)").await?;
+            let ready = self
+                .run("return !!(window.headwater && window.headwater.ready)")
+                .await?;
             Ok(ready.as_bool().unwrap_or(false).then_some(()))
         })
         .await
@@ -72,7 +84,11 @@ impl Browser {
 
     /// Clicks the element matching `selector` and waits for the next page's tracker.
     pub async fn click_through(&self, selector: &str, expected_path: &str) -> anyhow::Result<()> {
-        self.client.find(Locator::Css(selector)).await?.click().await?;
+        self.client
+            .find(Locator::Css(selector))
+            .await?
+            .click()
+            .await?;
         eventually("the next page", || async {
             let url = self.client.current_url().await?;
             Ok((url.path() == expected_path).then_some(()))

@@ -22,7 +22,10 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_owned()
 }
 
 /// A running Headwater server with the demo site.
@@ -38,7 +41,9 @@ impl Server {
     /// Starts the server with the demo configuration, sending handoffs to `handoff_url`.
     pub async fn start(handoff_url: &str) -> anyhow::Result<Server> {
         if !root().join("pkg/hw.js").exists() {
-            bail!("the browser bundle is missing: run `cargo xtask build-web` (or `cargo xtask test`)");
+            bail!(
+                "the browser bundle is missing: run `cargo xtask build-web` (or `cargo xtask test`)"
+            );
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
@@ -62,9 +67,17 @@ impl Server {
         let task = tokio::spawn(headwater_server::serve(state, listener, async move {
             let _ = stopped.await;
         }));
-        let options = SqliteConnectOptions::new().filename(&database_path).read_only(true);
+        let options = SqliteConnectOptions::new()
+            .filename(&database_path)
+            .read_only(true);
         let database = SqlitePool::connect_with(options).await?;
-        Ok(Server { url, database, stop: Some(stop), task, _folder: folder })
+        Ok(Server {
+            url,
+            database,
+            stop: Some(stop),
+            task,
+            _folder: folder,
+        })
     }
 
     /// Stops the server gracefully.

@@ -34,7 +34,9 @@ impl Receiver {
     pub async fn start(statuses: &[u16]) -> anyhow::Result<Receiver> {
         let shared = Shared::default();
         shared.script.lock().unwrap().extend(statuses);
-        let app = Router::new().route("/hook", post(receive)).with_state(shared.clone());
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hook", listener.local_addr()?);
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -48,6 +50,10 @@ impl Receiver {
 
 async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let status = shared.script.lock().unwrap().pop_front().unwrap_or(200);
-    shared.deliveries.lock().unwrap().push(Delivery { headers, body, answered: status });
+    shared.deliveries.lock().unwrap().push(Delivery {
+        headers,
+        body,
+        answered: status,
+    });
     StatusCode::from_u16(status).unwrap()
 }

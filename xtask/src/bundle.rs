@@ -15,7 +15,10 @@ use wasm_bindgen_cli_support::Bindgen;
 use crate::{cargo, run};
 
 /// The browser crates, by the name of the wasm file cargo writes.
-const CRATES: [(&str, &str); 2] = [("headwater-tracker", "headwater_tracker"), ("headwater-form", "headwater_form")];
+const CRATES: [(&str, &str); 2] = [
+    ("headwater-tracker", "headwater_tracker"),
+    ("headwater-form", "headwater_form"),
+];
 /// Features every browser we support has; wasm-opt must keep them enabled.
 const WASM_FEATURES: [&str; 6] = [
     "--enable-bulk-memory",
@@ -31,7 +34,13 @@ const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_t
 pub fn build(root: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut build = cargo(root);
-    build.args(["build", "--profile", "wasm-release", "--target", "wasm32-unknown-unknown"]);
+    build.args([
+        "build",
+        "--profile",
+        "wasm-release",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
     for (package, _) in CRATES {
         build.args(["--package", package]);
     }
@@ -65,10 +74,18 @@ fn target_dir(root: &Path) -> PathBuf {
 fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<()> {
     let wasm_opt = root.join("node_modules/.bin/wasm-opt");
     if !wasm_opt.exists() {
-        eprintln!("xtask: wasm-opt missing, {} stays unoptimised", wasm.display());
+        eprintln!(
+            "xtask: wasm-opt missing, {} stays unoptimised",
+            wasm.display()
+        );
         return Ok(());
     }
-    run(Command::new(wasm_opt).arg("-Oz").args(WASM_FEATURES).arg(wasm).arg("-o").arg(wasm))
+    run(Command::new(wasm_opt)
+        .arg("-Oz")
+        .args(WASM_FEATURES)
+        .arg(wasm)
+        .arg("-o")
+        .arg(wasm))
 }
 
 struct Size {
@@ -92,14 +109,23 @@ fn compress_all(pkg: &Path) -> anyhow::Result<Vec<Size>> {
         let gzip = gzip_bytes(&raw)?;
         fs::write(pkg.join(format!("{name}.br")), &brotli)?;
         fs::write(pkg.join(format!("{name}.gz")), &gzip)?;
-        sizes.push(Size { name, raw: raw.len(), gzip: gzip.len(), brotli: brotli.len() });
+        sizes.push(Size {
+            name,
+            raw: raw.len(),
+            gzip: gzip.len(),
+            brotli: brotli.len(),
+        });
     }
     Ok(sizes)
 }
 
 fn brotli_bytes(raw: &[u8]) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
-    let parameters = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    let parameters = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
     brotli::BrotliCompress(&mut &raw[..], &mut out, &parameters)?;
     Ok(out)
 }
@@ -113,9 +139,15 @@ fn gzip_bytes(raw: &[u8]) -> anyhow::Result<Vec<u8>> {
 fn report(sizes: &[Size]) {
     println!("{:<32} {:>9} {:>9} {:>9}", "pkg/", "raw", "gzip", "brotli");
     for size in sizes {
-        println!("{:<32} {:>9} {:>9} {:>9}", size.name, size.raw, size.gzip, size.brotli);
+        println!(
+            "{:<32} {:>9} {:>9} {:>9}",
+            size.name, size.raw, size.gzip, size.brotli
+        );
     }
-    let first: Vec<&Size> = sizes.iter().filter(|size| FIRST_TRANSFER.contains(&size.name.as_str())).collect();
+    let first: Vec<&Size> = sizes
+        .iter()
+        .filter(|size| FIRST_TRANSFER.contains(&size.name.as_str()))
+        .collect();
     let total = |pick: fn(&Size) -> usize| first.iter().map(|size| pick(size)).sum::<usize>();
     println!(
         "{:<32} {:>9} {:>9} {:>9}",

@@ -14,7 +14,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-const USAGE: &str = "usage: cargo xtask <setup|build-web|demo|test> [args for the server or cargo test]";
+const USAGE: &str =
+    "usage: cargo xtask <setup|build-web|demo|test> [args for the server or cargo test]";
 
 fn main() -> anyhow::Result<()> {
     let mut arguments = std::env::args().skip(1);
@@ -32,15 +33,32 @@ fn main() -> anyhow::Result<()> {
             setup::run(&root, setup::Purpose::Build)?;
             bundle::build(&root)?;
             let mut server = cargo(&root);
-            server.args(["run", "--release", "--package", "headwater-server", "--bin", "headwater", "--"]);
-            server.args(["serve", "--config", "headwater.example.toml"]).args(&rest);
+            server.args([
+                "run",
+                "--release",
+                "--package",
+                "headwater-server",
+                "--bin",
+                "headwater",
+                "--",
+            ]);
+            server
+                .args(["serve", "--config", "headwater.example.toml"])
+                .args(&rest);
             run(&mut server)
         }
         "test" => {
             setup::run(&root, setup::Purpose::Test)?;
             bundle::build(&root)?;
             let mut tests = cargo(&root);
-            tests.args(["test", "--workspace", "--exclude", "headwater-tracker", "--exclude", "headwater-form"]);
+            tests.args([
+                "test",
+                "--workspace",
+                "--exclude",
+                "headwater-tracker",
+                "--exclude",
+                "headwater-form",
+            ]);
             tests.args(&rest);
             run(&mut tests)
         }
@@ -50,7 +68,10 @@ fn main() -> anyhow::Result<()> {
 
 /// The repository root: the folder above this crate.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
 }
 
 /// A `cargo` command in the workspace, with the same toolchain that runs us.
@@ -62,7 +83,9 @@ fn cargo(root: &Path) -> Command {
 
 /// Runs a command, failing with its name if it fails.
 fn run(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("cannot start {command:?}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("cannot start {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed: {status}");
     }

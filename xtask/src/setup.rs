@@ -26,12 +26,20 @@ pub fn run(root: &Path, purpose: Purpose) -> anyhow::Result<()> {
 }
 
 fn wasm_target() -> anyhow::Result<()> {
-    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
     match installed {
-        Ok(output) if String::from_utf8_lossy(&output.stdout).contains("wasm32-unknown-unknown") => Ok(()),
+        Ok(output)
+            if String::from_utf8_lossy(&output.stdout).contains("wasm32-unknown-unknown") =>
+        {
+            Ok(())
+        }
         Ok(_) => execute(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"])),
         Err(_) => {
-            eprintln!("xtask: no rustup here; assuming the wasm32-unknown-unknown target is installed");
+            eprintln!(
+                "xtask: no rustup here; assuming the wasm32-unknown-unknown target is installed"
+            );
             Ok(())
         }
     }
@@ -47,7 +55,11 @@ fn wasm_opt(root: &Path) -> anyhow::Result<()> {
         eprintln!("xtask: npm not found; the bundle will be built without wasm-opt (larger)");
         return Ok(());
     }
-    execute(Command::new("npm").args(["install", "--no-audit", "--no-fund"]).current_dir(root))
+    execute(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund"])
+            .current_dir(root),
+    )
 }
 
 /// Debian's Chromium and ChromeDriver for the browser tests.
@@ -56,12 +68,20 @@ fn chromium() -> anyhow::Result<()> {
     if present("/usr/bin/chromium") && present("/usr/bin/chromedriver") {
         return Ok(());
     }
-    let is_root = Command::new("id").arg("-u").output().is_ok_and(|output| output.stdout.starts_with(b"0"));
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.starts_with(b"0"));
     if !is_root {
-        bail!("the browser tests need Chromium: run `sudo apt-get install -y chromium chromium-driver`");
+        bail!(
+            "the browser tests need Chromium: \
+             run `sudo apt-get install -y chromium chromium-driver`"
+        );
     }
     execute(Command::new("apt-get").arg("update").arg("-qq"))?;
-    execute(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
-        .env("DEBIAN_FRONTEND", "noninteractive"))
+    execute(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium", "chromium-driver"])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }

@@ -10,10 +10,30 @@ use unicode_normalization::UnicodeNormalization;
 /// Providers where anyone can open a mailbox: an address there says nothing about
 /// an employer. Marketers can extend this with their own list in fit rules.
 pub const FREE_MAIL_DOMAINS: &[&str] = &[
-    "aol.com", "gmail.com", "gmx.com", "gmx.de", "googlemail.com", "hotmail.com",
-    "icloud.com", "inbox.ru", "list.ru", "live.com", "mail.com", "mail.ru", "me.com",
-    "msn.com", "outlook.com", "proton.me", "protonmail.com", "rambler.ru", "web.de",
-    "yahoo.com", "yandex.com", "yandex.ru", "ya.ru", "zoho.com",
+    "aol.com",
+    "gmail.com",
+    "gmx.com",
+    "gmx.de",
+    "googlemail.com",
+    "hotmail.com",
+    "icloud.com",
+    "inbox.ru",
+    "list.ru",
+    "live.com",
+    "mail.com",
+    "mail.ru",
+    "me.com",
+    "msn.com",
+    "outlook.com",
+    "proton.me",
+    "protonmail.com",
+    "rambler.ru",
+    "web.de",
+    "yahoo.com",
+    "yandex.com",
+    "yandex.ru",
+    "ya.ru",
+    "zoho.com",
 ];
 
 /// Why an address was refused.
@@ -66,7 +86,11 @@ mod tests {
             ("two words@example.org", Err(InvalidEmail)),
         ];
         for (typed, expected) in cases {
-            assert_eq!(normalize(typed).as_deref().map_err(Clone::clone), expected, "{typed}");
+            assert_eq!(
+                normalize(typed).as_deref().map_err(Clone::clone),
+                expected,
+                "{typed}"
+            );
         }
     }
 

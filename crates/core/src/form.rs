@@ -96,7 +96,11 @@ impl Language {
     /// The language for a BCP 47 tag such as `ru-RU`; English for anything else.
     pub fn from_tag(tag: &str) -> Language {
         let primary = tag.split(['-', '_']).next().unwrap_or("");
-        if primary.eq_ignore_ascii_case("ru") { Language::Ru } else { Language::En }
+        if primary.eq_ignore_ascii_case("ru") {
+            Language::Ru
+        } else {
+            Language::En
+        }
     }
 }
 
@@ -131,7 +135,10 @@ impl FormDefinition {
         let mut errors = Vec::new();
 
         for name in answers.keys().filter(|name| self.field(name).is_none()) {
-            errors.push(FieldError { field: name.clone(), problem: Problem::UnknownField });
+            errors.push(FieldError {
+                field: name.clone(),
+                problem: Problem::UnknownField,
+            });
         }
         for field in &self.fields {
             let answer = answers.get(&field.name).map_or("", String::as_str);
@@ -140,11 +147,18 @@ impl FormDefinition {
                     cleaned.insert(field.name.clone(), value);
                 }
                 Ok(None) => {}
-                Err(problem) => errors.push(FieldError { field: field.name.clone(), problem }),
+                Err(problem) => errors.push(FieldError {
+                    field: field.name.clone(),
+                    problem,
+                }),
             }
         }
 
-        if errors.is_empty() { Ok(cleaned) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(cleaned)
+        } else {
+            Err(errors)
+        }
     }
 
     /// The field with this name.
@@ -158,7 +172,11 @@ impl FormField {
     pub fn clean(&self, answer: &str) -> Result<Option<String>, Problem> {
         let trimmed = answer.trim();
         if trimmed.is_empty() {
-            return if self.required { Err(Problem::Required) } else { Ok(None) };
+            return if self.required {
+                Err(Problem::Required)
+            } else {
+                Ok(None)
+            };
         }
         if trimmed.chars().count() > self.max_length.unwrap_or(DEFAULT_MAX_LENGTH) {
             return Err(Problem::TooLong);
@@ -167,9 +185,10 @@ impl FormField {
         let value = match self.kind {
             FieldKind::Text => trimmed.to_owned(),
             FieldKind::Email => email::normalize(trimmed).map_err(|_| Problem::InvalidEmail)?,
-            FieldKind::Number => {
-                trimmed.parse::<u64>().map_err(|_| Problem::NotANumber)?.to_string()
-            }
+            FieldKind::Number => trimmed
+                .parse::<u64>()
+                .map_err(|_| Problem::NotANumber)?
+                .to_string(),
             FieldKind::Select if self.options.iter().any(|option| option == trimmed) => {
                 trimmed.to_owned()
             }
@@ -190,7 +209,11 @@ mod tests {
             label: Texts::default(),
             required,
             max_length: None,
-            options: if kind == FieldKind::Select { vec!["CEO".into(), "CTO".into()] } else { vec![] },
+            options: if kind == FieldKind::Select {
+                vec!["CEO".into(), "CTO".into()]
+            } else {
+                vec![]
+            },
         }
     }
 
@@ -209,19 +232,29 @@ mod tests {
         }
     }
 
-    fn check(answers: &[(&str, &str)], expected: Result<&[(&str, &str)], &[(&str, Problem)]>) {
-        let answers = answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    type Answers<'a> = &'a [(&'a str, &'a str)];
+
+    fn check(answers: Answers, expected: Result<Answers, &[(&str, Problem)]>) {
+        let answers = answers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let actual = form().validate(&answers);
         match expected {
             Ok(cleaned) => {
-                let cleaned: BTreeMap<String, String> =
-                    cleaned.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                let cleaned: BTreeMap<String, String> = cleaned
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
                 assert_eq!(actual, Ok(cleaned));
             }
             Err(problems) => {
                 let problems: Vec<FieldError> = problems
                     .iter()
-                    .map(|(field, problem)| FieldError { field: field.to_string(), problem: *problem })
+                    .map(|(field, problem)| FieldError {
+                        field: field.to_string(),
+                        problem: *problem,
+                    })
                     .collect();
                 assert_eq!(actual, Err(problems));
             }
@@ -231,15 +264,28 @@ mod tests {
     #[test]
     fn valid_answers_are_cleaned() {
         check(
-            &[("name", "  Анна Петрова "), ("email", " Anna@ACME.io"), ("company_size", "250")],
-            Ok(&[("name", "Анна Петрова"), ("email", "Anna@acme.io"), ("company_size", "250")]),
+            &[
+                ("name", "  Анна Петрова "),
+                ("email", " Anna@ACME.io"),
+                ("company_size", "250"),
+            ],
+            Ok(&[
+                ("name", "Анна Петрова"),
+                ("email", "Anna@acme.io"),
+                ("company_size", "250"),
+            ]),
         );
     }
 
     #[test]
     fn every_problem_is_reported() {
         check(
-            &[("email", "anna"), ("company_size", "lots"), ("role", "Intern"), ("fax", "1")],
+            &[
+                ("email", "anna"),
+                ("company_size", "lots"),
+                ("role", "Intern"),
+                ("fax", "1"),
+            ],
             Err(&[
                 ("fax", Problem::UnknownField),
                 ("name", Problem::Required),
@@ -253,7 +299,10 @@ mod tests {
     #[test]
     fn over_long_answers_are_refused_not_cut() {
         let long = "张".repeat(DEFAULT_MAX_LENGTH + 1);
-        check(&[("name", &long), ("email", "a@b.io")], Err(&[("name", Problem::TooLong)]));
+        check(
+            &[("name", &long), ("email", "a@b.io")],
+            Err(&[("name", Problem::TooLong)]),
+        );
     }
 
     #[test]

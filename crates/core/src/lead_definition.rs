@@ -193,7 +193,12 @@ impl LeadDefinition {
 
         let fit = HalfScore::new(fit_score, self.fit.threshold, !required_missed);
         let engagement = HalfScore::new(engagement_score, self.engagement.threshold, true);
-        Verdict { mql: fit.passed && engagement.passed, fit, engagement, reasons }
+        Verdict {
+            mql: fit.passed && engagement.passed,
+            fit,
+            engagement,
+            reasons,
+        }
     }
 }
 
@@ -213,7 +218,9 @@ impl Condition {
             Condition::EmailDomainNotIn(domains) => {
                 answer.contains('@') && !domain_listed(answer, domains)
             }
-            Condition::FreeMail(free) => answer.contains('@') && email::is_free_mail(answer) == *free,
+            Condition::FreeMail(free) => {
+                answer.contains('@') && email::is_free_mail(answer) == *free
+            }
         }
     }
 }
@@ -221,9 +228,10 @@ impl Condition {
 impl Signal {
     fn check(&self, profile: &EngagementProfile) -> (bool, String) {
         match *self {
-            Signal::PagesSeen(least) => {
-                (profile.pages_seen >= least, format!("{} page view(s)", profile.pages_seen))
-            }
+            Signal::PagesSeen(least) => (
+                profile.pages_seen >= least,
+                format!("{} page view(s)", profile.pages_seen),
+            ),
             Signal::EngagedSeconds(least) => (
                 profile.engaged_seconds() >= least,
                 format!("{} s engaged", profile.engaged_seconds()),
@@ -238,7 +246,11 @@ impl Signal {
 
 impl HalfScore {
     fn new(score: i64, threshold: i64, requirements_met: bool) -> Self {
-        HalfScore { score, threshold, passed: requirements_met && score >= threshold }
+        HalfScore {
+            score,
+            threshold,
+            passed: requirements_met && score >= threshold,
+        }
     }
 }
 
@@ -259,7 +271,11 @@ impl fmt::Display for Verdict {
             .map(|reason| reason.rule.as_str())
             .collect();
         if !missed.is_empty() {
-            write!(formatter, "; required rule(s) not met: {}", missed.join(", "))?;
+            write!(
+                formatter,
+                "; required rule(s) not met: {}",
+                missed.join(", ")
+            )?;
         }
         Ok(())
     }
@@ -316,18 +332,28 @@ mod tests {
     }
 
     fn profile(pages: u32, scroll: u8, behaviour_points: i64) -> EngagementProfile {
-        let mut profile = EngagementProfile { pages_seen: pages, deepest_scroll: scroll, ..Default::default() };
+        let mut profile = EngagementProfile {
+            pages_seen: pages,
+            deepest_scroll: scroll,
+            ..Default::default()
+        };
         if behaviour_points != 0 {
             profile.behaviours.insert(
                 "request_demo".into(),
-                BehaviourTally { count: 1, points: behaviour_points },
+                BehaviourTally {
+                    count: 1,
+                    points: behaviour_points,
+                },
             );
         }
         profile
     }
 
     fn check(answers: &[(&str, &str)], profile: EngagementProfile, expected: &str) {
-        let answers = answers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let answers = answers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let verdict = definition().evaluate(&answers, &profile);
         assert_eq!(verdict.to_string(), expected);
         assert_eq!(verdict.mql, expected.starts_with("MQL"));
@@ -335,9 +361,21 @@ mod tests {
 
     #[test]
     fn verdicts() {
-        let good = [("email", "ana@acme.io"), ("company_size", "250"), ("role", "cto")];
-        check(&good, profile(3, 80, 20), "MQL: fit 30/20, engagement 40/40");
-        check(&good, profile(2, 80, 20), "not MQL: fit 30/20, engagement 30/40");
+        let good = [
+            ("email", "ana@acme.io"),
+            ("company_size", "250"),
+            ("role", "cto"),
+        ];
+        check(
+            &good,
+            profile(3, 80, 20),
+            "MQL: fit 30/20, engagement 40/40",
+        );
+        check(
+            &good,
+            profile(2, 80, 20),
+            "not MQL: fit 30/20, engagement 30/40",
+        );
         check(
             &[("email", "ana@gmail.com"), ("company_size", "5")],
             profile(5, 100, 50),
@@ -385,15 +423,44 @@ mod tests {
     fn conditions() {
         let cases = [
             (Condition::Equals("Germany".into()), "germany", true),
-            (Condition::Range { min: Some(10.0), max: Some(50.0) }, "50", true),
-            (Condition::Range { min: Some(10.0), max: Some(50.0) }, "51", false),
-            (Condition::Range { min: None, max: Some(50.0) }, "many", false),
-            (Condition::EmailDomainIn(vec!["Acme.io".into()]), "x@acme.io", true),
+            (
+                Condition::Range {
+                    min: Some(10.0),
+                    max: Some(50.0),
+                },
+                "50",
+                true,
+            ),
+            (
+                Condition::Range {
+                    min: Some(10.0),
+                    max: Some(50.0),
+                },
+                "51",
+                false,
+            ),
+            (
+                Condition::Range {
+                    min: None,
+                    max: Some(50.0),
+                },
+                "many",
+                false,
+            ),
+            (
+                Condition::EmailDomainIn(vec!["Acme.io".into()]),
+                "x@acme.io",
+                true,
+            ),
             (Condition::FreeMail(true), "x@mail.ru", true),
             (Condition::FreeMail(false), "not an address", false),
         ];
         for (condition, answer, expected) in cases {
-            assert_eq!(condition.matches(answer), expected, "{condition:?} on {answer}");
+            assert_eq!(
+                condition.matches(answer),
+                expected,
+                "{condition:?} on {answer}"
+            );
         }
     }
 }

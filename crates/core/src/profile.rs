@@ -49,14 +49,20 @@ impl EngagementProfile {
     pub fn record(&mut self, event: &Event, behaviours: &[Behaviour]) {
         match &event.detail {
             EventDetail::PageView => self.pages_seen = self.pages_seen.saturating_add(1),
-            EventDetail::Engagement { engaged_ms, scroll_depth } => {
+            EventDetail::Engagement {
+                engaged_ms,
+                scroll_depth,
+            } => {
                 self.engaged_ms = self.engaged_ms.saturating_add(*engaged_ms);
                 self.deepest_scroll = self.deepest_scroll.max((*scroll_depth).min(100));
             }
             EventDetail::Click { .. } | EventDetail::Custom { .. } => {}
         }
 
-        for behaviour in behaviours.iter().filter(|behaviour| behaviour.matches(event)) {
+        for behaviour in behaviours
+            .iter()
+            .filter(|behaviour| behaviour.matches(event))
+        {
             let tally = self.behaviours.entry(behaviour.name.clone()).or_default();
             tally.count = tally.count.saturating_add(1);
             if tally.count <= behaviour.limit {
@@ -128,7 +134,10 @@ mod tests {
 
     #[test]
     fn sums_pages_time_and_depth() {
-        let engagement = |ms, depth| EventDetail::Engagement { engaged_ms: ms, scroll_depth: depth };
+        let engagement = |ms, depth| EventDetail::Engagement {
+            engaged_ms: ms,
+            scroll_depth: depth,
+        };
         check(
             &[
                 event("/", EventDetail::PageView),
@@ -143,7 +152,9 @@ mod tests {
 
     #[test]
     fn behaviour_points_respect_limits_and_can_be_negative() {
-        let click = || EventDetail::Click { behaviour: "demo".into() };
+        let click = || EventDetail::Click {
+            behaviour: "demo".into(),
+        };
         check(
             &[
                 event("/pricing", EventDetail::PageView),
@@ -159,15 +170,34 @@ mod tests {
 
     #[test]
     fn a_click_on_an_unconfigured_behaviour_earns_nothing() {
-        check(&[event("/", EventDetail::Click { behaviour: "forged".into() })], (0, 0, 0, 0));
+        check(
+            &[event(
+                "/",
+                EventDetail::Click {
+                    behaviour: "forged".into(),
+                },
+            )],
+            (0, 0, 0, 0),
+        );
     }
 
     #[test]
     fn order_does_not_matter() {
         let events = [
             event("/pricing", EventDetail::PageView),
-            event("/", EventDetail::Click { behaviour: "demo".into() }),
-            event("/", EventDetail::Engagement { engaged_ms: 3000, scroll_depth: 80 }),
+            event(
+                "/",
+                EventDetail::Click {
+                    behaviour: "demo".into(),
+                },
+            ),
+            event(
+                "/",
+                EventDetail::Engagement {
+                    engaged_ms: 3000,
+                    scroll_depth: 80,
+                },
+            ),
         ];
         let forward = EngagementProfile::from_events(&events, &behaviours());
         let backward = EngagementProfile::from_events(events.iter().rev(), &behaviours());

@@ -183,7 +183,13 @@ mod tests {
                 assert_eq!(from.check_move(to), expected, "{from} -> {to}");
             }
         }
-        let refused = [(Inquiry, Mql), (Known, Sal), (Mql, Customer), (Customer, Recycled), (Recycled, Known)];
+        let refused = [
+            (Inquiry, Mql),
+            (Known, Sal),
+            (Mql, Customer),
+            (Customer, Recycled),
+            (Recycled, Known),
+        ];
         for (from, to) in refused {
             assert!(from.check_move(to).is_err(), "{from} -> {to}");
         }

@@ -132,7 +132,10 @@ impl EventBatch {
             event.validate()?;
             let corrected = self.corrected_time(event.at, now);
             if corrected < now - MAX_EVENT_AGE_MS || corrected > now + MAX_CLOCK_AHEAD_MS {
-                return Err(WireError::OutOfWindow { id: event.id.clone(), at: event.at });
+                return Err(WireError::OutOfWindow {
+                    id: event.id.clone(),
+                    at: event.at,
+                });
             }
             if !seen.insert(event.id.as_str()) {
                 return Err(WireError::DuplicateId(event.id.clone()));
@@ -148,7 +151,11 @@ impl EventBatch {
         let skew = now.saturating_sub(self.sent_at);
         // Transit takes time too; a skew of under a minute is more likely latency
         // than a wrong clock, so it is left alone.
-        if skew.abs() < 60_000 { at } else { at.saturating_add(skew) }
+        if skew.abs() < 60_000 {
+            at
+        } else {
+            at.saturating_add(skew)
+        }
     }
 }
 
@@ -182,38 +189,59 @@ impl Identification {
 /// A new random (version 4) UUID from 16 random bytes; the caller brings the
 /// randomness, since core does no I/O.
 pub fn new_id(random: [u8; 16]) -> String {
-    uuid::Builder::from_random_bytes(random).into_uuid().hyphenated().to_string()
+    uuid::Builder::from_random_bytes(random)
+        .into_uuid()
+        .hyphenated()
+        .to_string()
 }
 
 fn check_id(field: &'static str, value: &str) -> Result<(), WireError> {
     let is_hyphenated_uuid = value.len() == 36 && uuid::Uuid::try_parse(value).is_ok();
-    if is_hyphenated_uuid { Ok(()) } else { Err(WireError::NotAnId { field }) }
+    if is_hyphenated_uuid {
+        Ok(())
+    } else {
+        Err(WireError::NotAnId { field })
+    }
 }
 
 fn check_name(field: &'static str, value: &str) -> Result<(), WireError> {
     if value.chars().count() > MAX_NAME_LENGTH {
-        return Err(WireError::TooLong { field, max: MAX_NAME_LENGTH });
+        return Err(WireError::TooLong {
+            field,
+            max: MAX_NAME_LENGTH,
+        });
     }
     Ok(())
 }
 
 fn check_url(field: &'static str, value: &str) -> Result<(), WireError> {
     if value.len() > MAX_URL_LENGTH {
-        return Err(WireError::TooLong { field, max: MAX_URL_LENGTH });
+        return Err(WireError::TooLong {
+            field,
+            max: MAX_URL_LENGTH,
+        });
     }
     let has_host = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
         .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
-    if has_host { Ok(()) } else { Err(WireError::NotAUrl { field }) }
+    if has_host {
+        Ok(())
+    } else {
+        Err(WireError::NotAUrl { field })
+    }
 }
 
 /// The path of an absolute URL, without query or fragment: `/pricing` for
 /// `https://example.com/pricing?plan=pro#faq`. A URL without a path gives `/`.
 pub fn url_path(url: &str) -> &str {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path_and_more = after_scheme.find('/').map_or("/", |start| &after_scheme[start..]);
-    let end = path_and_more.find(['?', '#']).unwrap_or(path_and_more.len());
+    let path_and_more = after_scheme
+        .find('/')
+        .map_or("/", |start| &after_scheme[start..]);
+    let end = path_and_more
+        .find(['?', '#'])
+        .unwrap_or(path_and_more.len());
     &path_and_more[..end]
 }
 
@@ -236,13 +264,21 @@ mod tests {
     }
 
     fn batch(events: Vec<Event>) -> EventBatch {
-        EventBatch { site: "demo".into(), visitor_id: ID.into(), sent_at: NOW, events, profile: None }
+        EventBatch {
+            site: "demo".into(),
+            visitor_id: ID.into(),
+            sent_at: NOW,
+            events,
+            profile: None,
+        }
     }
 
     #[test]
     fn event_json_is_flat_with_a_kind_tag() {
         let mut click = event(ID, NOW);
-        click.detail = EventDetail::Click { behaviour: "request_demo".into() };
+        click.detail = EventDetail::Click {
+            behaviour: "request_demo".into(),
+        };
         let json = serde_json::to_value(&click).unwrap();
         assert_eq!(json["kind"], "click");
         assert_eq!(json["behaviour"], "request_demo");
@@ -255,12 +291,21 @@ mod tests {
         let cases: Vec<(EventBatch, Option<WireError>)> = vec![
             (batch(vec![event(ID, NOW)]), None),
             (batch(vec![]), Some(WireError::EmptyBatch)),
-            (batch(vec![event("not-a-uuid", NOW)]), Some(WireError::NotAnId { field: "id" })),
+            (
+                batch(vec![event("not-a-uuid", NOW)]),
+                Some(WireError::NotAnId { field: "id" }),
+            ),
             (
                 batch(vec![event(ID, NOW + 2 * MAX_CLOCK_AHEAD_MS)]),
-                Some(WireError::OutOfWindow { id: ID.into(), at: NOW + 2 * MAX_CLOCK_AHEAD_MS }),
+                Some(WireError::OutOfWindow {
+                    id: ID.into(),
+                    at: NOW + 2 * MAX_CLOCK_AHEAD_MS,
+                }),
             ),
-            (batch(vec![event(ID, NOW), event(ID, NOW)]), Some(WireError::DuplicateId(ID.into()))),
+            (
+                batch(vec![event(ID, NOW), event(ID, NOW)]),
+                Some(WireError::DuplicateId(ID.into())),
+            ),
             (
                 batch((0..=MAX_EVENTS_PER_BATCH).map(|_| event(ID, NOW)).collect()),
                 Some(WireError::TooManyEvents(MAX_EVENTS_PER_BATCH + 1)),
@@ -275,10 +320,16 @@ mod tests {
     fn urls_must_be_absolute_http() {
         let mut relative = event(ID, NOW);
         relative.url = "/pricing".into();
-        assert_eq!(batch(vec![relative]).validate(NOW), Err(WireError::NotAUrl { field: "url" }));
+        assert_eq!(
+            batch(vec![relative]).validate(NOW),
+            Err(WireError::NotAUrl { field: "url" })
+        );
         let mut script = event(ID, NOW);
         script.url = "javascript:alert(1)".into();
-        assert_eq!(batch(vec![script]).validate(NOW), Err(WireError::NotAUrl { field: "url" }));
+        assert_eq!(
+            batch(vec![script]).validate(NOW),
+            Err(WireError::NotAUrl { field: "url" })
+        );
     }
 
     #[test]

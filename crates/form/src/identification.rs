@@ -41,7 +41,12 @@ pub fn IdentificationForm(
 ) -> impl IntoView {
     let language = options.language.unwrap_or_else(page_language);
     let definition = StoredValue::new(options.form.clone());
-    let values: Vec<RwSignal<String>> = options.form.fields.iter().map(|_| RwSignal::new(String::new())).collect();
+    let values: Vec<RwSignal<String>> = options
+        .form
+        .fields
+        .iter()
+        .map(|_| RwSignal::new(String::new()))
+        .collect();
     let values = StoredValue::new(values);
     let errors = RwSignal::new(BTreeMap::<String, Problem>::new());
     let status = RwSignal::new(Status::Editing);
@@ -55,12 +60,21 @@ pub fn IdentificationForm(
         }
         let answered: Vec<(String, String)> = definition.with_value(|form| {
             values.with_value(|values| {
-                form.fields.iter().zip(values).map(|(field, value)| (field.name.clone(), value.get_untracked())).collect()
+                form.fields
+                    .iter()
+                    .zip(values)
+                    .map(|(field, value)| (field.name.clone(), value.get_untracked()))
+                    .collect()
             })
         });
         let answers = submit::answers(&answered);
         if let Err(problems) = definition.with_value(|form| form.validate(&answers)) {
-            errors.set(problems.into_iter().map(|error| (error.field, error.problem)).collect());
+            errors.set(
+                problems
+                    .into_iter()
+                    .map(|error| (error.field, error.problem))
+                    .collect(),
+            );
             focus_first_error(&definition.get_value(), &errors.get_untracked());
             return;
         }
@@ -79,7 +93,12 @@ pub fn IdentificationForm(
             match submit::identify(&endpoint, &identification).await {
                 Outcome::Accepted => status.set(Status::Sent),
                 Outcome::Refused(problems) => {
-                    errors.set(problems.into_iter().map(|error| (error.field, error.problem)).collect());
+                    errors.set(
+                        problems
+                            .into_iter()
+                            .map(|error| (error.field, error.problem))
+                            .collect(),
+                    );
                     status.set(Status::Editing);
                 }
                 Outcome::Failed => status.set(Status::Failed),
@@ -170,7 +189,8 @@ fn field_view(
             view! {
                 <input id=id.clone() name=name.clone() type=input_type inputmode=input_mode
                     autocomplete=autocomplete required=required aria-invalid=invalid
-                    aria-describedby=error_id.clone() prop:value=move || value.get() on:input=on_input />
+                    aria-describedby=error_id.clone() prop:value=move || value.get()
+                    on:input=on_input />
             }
             .into_any()
         }
@@ -180,7 +200,8 @@ fn field_view(
         <div class="hw-field">
             <label for=id.clone()>
                 {label}
-                {required.then(|| view! { <span class="hw-required" aria-hidden="true">" *"</span> })}
+                {required
+                    .then(|| view! { <span class="hw-required" aria-hidden="true">" *"</span> })}
             </label>
             {control}
             <p class="hw-error" id=error_id.clone() aria-live="polite">{message}</p>
@@ -209,15 +230,27 @@ fn page_language() -> Language {
         .and_then(|document| document.document_element())
         .and_then(|root| root.get_attribute("lang"))
         .filter(|lang| !lang.is_empty());
-    let tag = page.or_else(|| window.and_then(|window| window.navigator().language())).unwrap_or_default();
+    let tag = page
+        .or_else(|| window.and_then(|window| window.navigator().language()))
+        .unwrap_or_default();
     Language::from_tag(&tag)
 }
 
 fn focus_first_error(form: &FormDefinition, errors: &BTreeMap<String, Problem>) {
-    let Some(field) = form.fields.iter().find(|field| errors.contains_key(&field.name)) else { return };
+    let Some(field) = form
+        .fields
+        .iter()
+        .find(|field| errors.contains_key(&field.name))
+    else {
+        return;
+    };
     let id = format!("hw-{}-{}", form.id, field.name);
-    let element = web_sys::window().and_then(|window| window.document()).and_then(|document| document.get_element_by_id(&id));
-    if let Some(element) = element.and_then(|element| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(element).ok()) {
+    let element = web_sys::window()
+        .and_then(|window| window.document())
+        .and_then(|document| document.get_element_by_id(&id));
+    if let Some(element) = element
+        .and_then(|element| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(element).ok())
+    {
         let _ = element.focus();
     }
 }

@@ -27,16 +27,23 @@ pub fn mount(element: web_sys::HtmlElement, options: String) {
         }
     };
     add_style_once();
-    leptos::mount::mount_to(element, move || leptos::view! { <IdentificationForm options /> })
-        .forget();
+    leptos::mount::mount_to(
+        element,
+        move || leptos::view! { <IdentificationForm options /> },
+    )
+    .forget();
 }
 
 fn add_style_once() {
-    let Some(document) = web_sys::window().and_then(|window| window.document()) else { return };
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
     if document.get_element_by_id("headwater-form-style").is_some() {
         return;
     }
-    let (Ok(style), Some(head)) = (document.create_element("style"), document.head()) else { return };
+    let (Ok(style), Some(head)) = (document.create_element("style"), document.head()) else {
+        return;
+    };
     style.set_id("headwater-form-style");
     style.set_text_content(Some(STYLE));
     let _ = head.append_child(&style);

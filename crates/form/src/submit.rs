@@ -31,7 +31,9 @@ struct ErrorBody {
 
 /// Posts the identification and waits for the answer.
 pub async fn identify(endpoint: &str, identification: &Identification) -> Outcome {
-    let Ok(body) = serde_json::to_string(identification) else { return Outcome::Failed };
+    let Ok(body) = serde_json::to_string(identification) else {
+        return Outcome::Failed;
+    };
     match post(&format!("{endpoint}/api/v1/identify"), &body).await {
         Ok((status, _)) if (200..300).contains(&status) => Outcome::Accepted,
         Ok((422, text)) => match serde_json::from_str::<ErrorReply>(&text) {
@@ -54,7 +56,11 @@ pub fn new_token() -> String {
 
 /// The answers of a form as the wire wants them.
 pub fn answers(values: &[(String, String)]) -> BTreeMap<String, String> {
-    values.iter().filter(|(_, value)| !value.trim().is_empty()).cloned().collect()
+    values
+        .iter()
+        .filter(|(_, value)| !value.trim().is_empty())
+        .cloned()
+        .collect()
 }
 
 async fn post(url: &str, body: &str) -> Result<(u16, String), JsValue> {
@@ -66,7 +72,12 @@ async fn post(url: &str, body: &str) -> Result<(u16, String), JsValue> {
     headers.set("content-type", "application/json")?;
     init.set_headers(&headers);
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await?.dyn_into()?;
-    let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await?
+        .dyn_into()?;
+    let text = JsFuture::from(response.text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
     Ok((response.status(), text))
 }

@@ -55,7 +55,9 @@ impl AppState {
 
     /// The configured site, or the error a client gets for an unknown one.
     pub fn site(&self, id: &str) -> Result<&SiteConfig, ApiError> {
-        self.config().site(id).ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
+        self.config()
+            .site(id)
+            .ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
     }
 
     /// Tells the handoff worker that the outbox has something new.
@@ -101,7 +103,9 @@ pub async fn serve(
     ));
 
     tracing::info!(address = %listener.local_addr()?, "headwater listening");
-    axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await?;
+    axum::serve(listener, app(state.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await?;
 
     stop_workers.send_replace(true);
     worker.await?;

@@ -72,9 +72,15 @@ pub struct HandoffConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
-    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
     #[error("{key}: {problem}")]
     Invalid { key: String, problem: String },
 }
@@ -93,10 +99,14 @@ impl Default for ServerConfig {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let config = Config::parse(&text)
-            .map_err(|source| ConfigError::Parse { path: path.to_owned(), source: Box::new(source) })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config = Config::parse(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -132,7 +142,9 @@ impl Config {
 impl SiteConfig {
     /// Whether `origin` (scheme, host and port) may send for this site.
     pub fn allows_origin(&self, origin: &str) -> bool {
-        self.origins.iter().any(|allowed| allowed.eq_ignore_ascii_case(origin))
+        self.origins
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
 
     /// The form with this id.
@@ -157,15 +169,23 @@ impl SiteConfig {
                 return Err(invalid(format!("{at}.name"), "must be present and unique"));
             }
             let pattern = match &behaviour.trigger {
-                Trigger::Click(pattern) | Trigger::Page(pattern) | Trigger::Event(pattern) => pattern,
+                Trigger::Click(pattern) | Trigger::Page(pattern) | Trigger::Event(pattern) => {
+                    pattern
+                }
             };
             if pattern.trim().is_empty() {
-                return Err(invalid(at, "needs a selector (click), a path (page) or a name (event)"));
+                return Err(invalid(
+                    at,
+                    "needs a selector (click), a path (page) or a name (event)",
+                ));
             }
         }
 
         for (index, form) in self.forms.iter().enumerate() {
-            let has_email = form.fields.iter().any(|field| field.kind == FieldKind::Email && field.required);
+            let has_email = form
+                .fields
+                .iter()
+                .any(|field| field.kind == FieldKind::Email && field.required);
             if !has_email {
                 return Err(invalid(
                     format!("{key}.forms[{index}]"),
@@ -176,7 +196,10 @@ impl SiteConfig {
 
         if let Some(handoff) = &self.handoff {
             if !(handoff.url.starts_with("http://") || handoff.url.starts_with("https://")) {
-                return Err(invalid(format!("{key}.handoff.url"), "must be an http(s) URL"));
+                return Err(invalid(
+                    format!("{key}.handoff.url"),
+                    "must be an http(s) URL",
+                ));
             }
             if handoff.secret.len() < MIN_SECRET_LENGTH {
                 return Err(invalid(
@@ -185,7 +208,10 @@ impl SiteConfig {
                 ));
             }
             if handoff.max_attempts == 0 {
-                return Err(invalid(format!("{key}.handoff.max_attempts"), "must be at least 1"));
+                return Err(invalid(
+                    format!("{key}.handoff.max_attempts"),
+                    "must be at least 1",
+                ));
             }
         }
         Ok(())
@@ -202,11 +228,18 @@ pub fn origin_of(url: &str) -> Option<String> {
     if authority.is_empty() || authority.contains('@') {
         return None;
     }
-    Some(format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
+    Some(format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        authority.to_ascii_lowercase()
+    ))
 }
 
 fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), problem: problem.into() }
+    ConfigError::Invalid {
+        key: key.into(),
+        problem: problem.into(),
+    }
 }
 
 fn default_max_attempts() -> u32 {
@@ -268,7 +301,12 @@ mod tests {
     #[test]
     fn unknown_keys_are_refused() {
         let text = example().replacen("[server]", "[server]\nlisten_port = 1", 1);
-        assert!(Config::parse(&text).unwrap_err().to_string().contains("listen_port"));
+        assert!(
+            Config::parse(&text)
+                .unwrap_err()
+                .to_string()
+                .contains("listen_port")
+        );
     }
 
     #[test]

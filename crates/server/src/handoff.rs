@@ -85,19 +85,27 @@ pub fn payload(
 
 /// The `Headwater-Signature` value for a body sent at `timestamp` (Unix seconds).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 /// The delay before attempt `attempts + 1`: doubling from the initial delay up to
 /// the cap, then jittered down by up to half so that retries spread out.
 pub fn backoff_ms(handoff: &HandoffConfig, attempts: u32, jitter: f64) -> u64 {
-    let doubling = 1u64.checked_shl(attempts.saturating_sub(1)).unwrap_or(u64::MAX);
-    let full = handoff.initial_backoff_ms.saturating_mul(doubling).min(handoff.max_backoff_ms);
+    let doubling = 1u64
+        .checked_shl(attempts.saturating_sub(1))
+        .unwrap_or(u64::MAX);
+    let full = handoff
+        .initial_backoff_ms
+        .saturating_mul(doubling)
+        .min(handoff.max_backoff_ms);
     let jitter = jitter.clamp(0.0, 1.0);
     full - (full as f64 * 0.5 * jitter) as u64
 }
@@ -153,12 +161,27 @@ async fn deliver(
     client: &reqwest::Client,
     handoff: &PendingHandoff,
 ) -> anyhow::Result<()> {
-    let span = tracing::info_span!("handoff", id = %handoff.id, site = %handoff.site_id, kind = %handoff.kind);
+    let span = tracing::info_span!(
+        "handoff",
+        id = %handoff.id,
+        site = %handoff.site_id,
+        kind = %handoff.kind
+    );
     let _entered = span.enter();
     let attempts = handoff.attempts + 1;
-    let Some(target) = config.site(&handoff.site_id).and_then(|site| site.handoff.as_ref()) else {
+    let Some(target) = config
+        .site(&handoff.site_id)
+        .and_then(|site| site.handoff.as_ref())
+    else {
         let mut tx = store.begin().await?;
-        outbox::mark_failed(&mut tx, &handoff.id, attempts, None, "the site has no handoff URL").await?;
+        outbox::mark_failed(
+            &mut tx,
+            &handoff.id,
+            attempts,
+            None,
+            "the site has no handoff URL",
+        )
+        .await?;
         tx.commit().await?;
         tracing::warn!("handoff dead: the site has no handoff URL configured");
         return Ok(());
@@ -220,15 +243,28 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_jitter_takes_at_most_half() {
-        let cases = [(1, 0.0, 1_000), (2, 0.0, 2_000), (3, 0.0, 4_000), (7, 0.0, 60_000), (40, 0.0, 60_000), (2, 1.0, 1_000), (2, 0.5, 1_500)];
+        let cases = [
+            (1, 0.0, 1_000),
+            (2, 0.0, 2_000),
+            (3, 0.0, 4_000),
+            (7, 0.0, 60_000),
+            (40, 0.0, 60_000),
+            (2, 1.0, 1_000),
+            (2, 0.5, 1_500),
+        ];
         for (attempts, jitter, expected) in cases {
-            assert_eq!(backoff_ms(&handoff(), attempts, jitter), expected, "attempt {attempts}, jitter {jitter}");
+            assert_eq!(
+                backoff_ms(&handoff(), attempts, jitter),
+                expected,
+                "attempt {attempts}, jitter {jitter}"
+            );
         }
     }
 
     #[test]
     fn signature_matches_a_known_value() {
-        // Computed independently: printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 0123456789abcdef
+        // Computed independently with openssl:
+        // printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 0123456789abcdef
         assert_eq!(
             sign("0123456789abcdef", 1_700_000_000, br#"{"a":1}"#),
             "t=1700000000,v1=9eb18f493f8ec135d9eb2dad817c369bb4e9cbfa818657897a7437c1cd8c3a23"

@@ -36,19 +36,44 @@ pub async fn evaluate(
     let mut queued = false;
     if promote {
         let reason = verdict.to_string();
-        let step = contacts::move_stage(&mut tx, &contact, Stage::Mql, &Actor::LeadDefinition, &reason, now)
-            .await??;
+        let step = contacts::move_stage(
+            &mut tx,
+            &contact,
+            Stage::Mql,
+            &Actor::LeadDefinition,
+            &reason,
+            now,
+        )
+        .await??;
         if step == Move::To(Stage::Mql) && site.handoff.is_some() {
             let id = outbox::new_id();
-            let promoted = contacts::Contact { stage: Stage::Mql, ..contact };
+            let promoted = contacts::Contact {
+                stage: Stage::Mql,
+                ..contact
+            };
             let body = handoff::payload(&id, "mql", &promoted, &verdict, &history, now);
-            outbox::enqueue(&mut tx, &id, &site.id, contact_id, "mql", &body.to_string(), now).await?;
+            outbox::enqueue(
+                &mut tx,
+                &id,
+                &site.id,
+                contact_id,
+                "mql",
+                &body.to_string(),
+                now,
+            )
+            .await?;
             queued = true;
         }
     }
     tx.commit().await?;
 
-    tracing::info!(mql = verdict.mql, fit = verdict.fit.score, engagement = verdict.engagement.score, promoted = promote, "lead evaluated");
+    tracing::info!(
+        mql = verdict.mql,
+        fit = verdict.fit.score,
+        engagement = verdict.engagement.score,
+        promoted = promote,
+        "lead evaluated"
+    );
     if queued {
         state.wake_handoffs();
     }

@@ -13,7 +13,11 @@ use tracing_subscriber::EnvFilter;
 const DEFAULT_LOG_FILTER: &str = "warn,headwater_server=info,headwater=info";
 
 #[derive(Parser)]
-#[command(name = "headwater", version, about = "Turns anonymous visitors into sales-ready leads.")]
+#[command(
+    name = "headwater",
+    version,
+    about = "Turns anonymous visitors into sales-ready leads."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -51,7 +55,8 @@ struct Settings {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
     match Cli::parse().command {
@@ -65,7 +70,11 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::CheckConfig { settings } => {
             let config = settings.load()?;
-            println!("{}: {} site(s), valid", settings.config.display(), config.sites.len());
+            println!(
+                "{}: {} site(s), valid",
+                settings.config.display(),
+                config.sites.len()
+            );
             Ok(())
         }
     }
@@ -94,7 +103,9 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             signal.recv().await;
         }
     };

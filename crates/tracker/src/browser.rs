@@ -57,7 +57,12 @@ pub fn warn(message: &str) {
 
 /// Listens for `event` on `target` with a passive listener that lives as long as
 /// the page.
-pub fn listen(target: &EventTarget, event: &str, capture: bool, handler: impl FnMut(web_sys::Event) + 'static) {
+pub fn listen(
+    target: &EventTarget,
+    event: &str,
+    capture: bool,
+    handler: impl FnMut(web_sys::Event) + 'static,
+) {
     let options = AddEventListenerOptions::new();
     options.set_passive(true);
     options.set_capture(capture);
@@ -96,9 +101,15 @@ pub fn is_visible() -> bool {
 /// The deepest point of the page in view, in percent of its height.
 pub fn scroll_depth() -> u8 {
     let window = window();
-    let viewport = window.inner_height().ok().and_then(|height| height.as_f64()).unwrap_or(0.0);
+    let viewport = window
+        .inner_height()
+        .ok()
+        .and_then(|height| height.as_f64())
+        .unwrap_or(0.0);
     let scrolled = window.scroll_y().unwrap_or(0.0);
-    let height = document().document_element().map_or(0, |root| root.scroll_height()) as f64;
+    let height = document()
+        .document_element()
+        .map_or(0, |root| root.scroll_height()) as f64;
     if height <= viewport || height <= 0.0 {
         return 100;
     }

@@ -140,10 +140,13 @@ fn record(detail: EventDetail) {
 /// `localStorage`, so every tab of the visitor shares it.
 fn session_id(now: i64) -> String {
     let stored = browser::load(SESSION_KEY);
-    let current = stored.as_deref().and_then(|text| text.split_once(' ')).and_then(|(id, last)| {
-        let last: i64 = last.parse().ok()?;
-        (now - last < SESSION_TIMEOUT_MS).then(|| id.to_owned())
-    });
+    let current = stored
+        .as_deref()
+        .and_then(|text| text.split_once(' '))
+        .and_then(|(id, last)| {
+            let last: i64 = last.parse().ok()?;
+            (now - last < SESSION_TIMEOUT_MS).then(|| id.to_owned())
+        });
     let id = current.unwrap_or_else(browser::new_id);
     browser::save(SESSION_KEY, &format!("{id} {now}"));
     id
@@ -154,7 +157,13 @@ fn listen() {
     let document = browser::document();
 
     browser::listen(&document, "click", true, on_click);
-    for activity in ["pointerdown", "pointermove", "keydown", "touchstart", "wheel"] {
+    for activity in [
+        "pointerdown",
+        "pointermove",
+        "keydown",
+        "touchstart",
+        "wheel",
+    ] {
         browser::listen(&window, activity, true, |_| mark_activity());
     }
     browser::listen(&window, "scroll", false, |_| {
@@ -183,12 +192,17 @@ fn listen() {
 
 fn on_click(event: web_sys::Event) {
     mark_activity();
-    let Some(element) = event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+    let Some(element) = event
+        .target()
+        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
     else {
         return;
     };
     let clicked: Vec<String> = with_tracker(|tracker| {
-        let behaviours = tracker.config.as_ref().map_or(&[][..], |config| &config.behaviours[..]);
+        let behaviours = tracker
+            .config
+            .as_ref()
+            .map_or(&[][..], |config| &config.behaviours[..]);
         behaviours
             .iter()
             .filter(|behaviour| match &behaviour.trigger {
@@ -255,13 +269,11 @@ fn leave_page() {
 }
 
 fn flush(leaving: bool) {
-    let target = with_tracker(|tracker| {
-        delivery::Target {
-            endpoint: tracker.endpoint.clone(),
-            site: tracker.site.clone(),
-            visitor_id: tracker.visitor_id.clone(),
-            profile: tracker.profile.clone(),
-        }
+    let target = with_tracker(|tracker| delivery::Target {
+        endpoint: tracker.endpoint.clone(),
+        site: tracker.site.clone(),
+        visitor_id: tracker.visitor_id.clone(),
+        profile: tracker.profile.clone(),
     });
     if let Some(target) = target {
         delivery::flush(&target, leaving);
@@ -269,8 +281,9 @@ fn flush(leaving: bool) {
 }
 
 fn fetch_site_config() {
-    let Some(url) = with_tracker(|tracker| format!("{}/api/v1/sites/{}/config", tracker.endpoint, tracker.site))
-    else {
+    let Some(url) = with_tracker(|tracker| {
+        format!("{}/api/v1/sites/{}/config", tracker.endpoint, tracker.site)
+    }) else {
         return;
     };
     delivery::get_json(&url, |text| {
@@ -295,24 +308,35 @@ fn mount_forms() {
         return;
     };
     for index in 0..elements.length() {
-        let Some(element) = elements.item(index).and_then(|node| node.dyn_into::<web_sys::Element>().ok())
+        let Some(element) = elements
+            .item(index)
+            .and_then(|node| node.dyn_into::<web_sys::Element>().ok())
         else {
             continue;
         };
         if element.has_attribute("data-headwater-mounted") {
             continue;
         }
-        let wanted = element.get_attribute("data-headwater-form").unwrap_or_default();
+        let wanted = element
+            .get_attribute("data-headwater-form")
+            .unwrap_or_default();
         let mounted = with_tracker(|tracker| {
             let forms = &tracker.config.as_ref()?.forms;
-            let form = forms.iter().find(|form| form.id == wanted).or_else(|| forms.first())?;
+            let form = forms
+                .iter()
+                .find(|form| form.id == wanted)
+                .or_else(|| forms.first())?;
             let options = serde_json::json!({
                 "site": tracker.site,
                 "endpoint": tracker.endpoint,
                 "visitor_id": tracker.visitor_id,
                 "form": form,
             });
-            let _ = tracker.load_form.call2(&JsValue::NULL, &element, &JsValue::from_str(&options.to_string()));
+            let _ = tracker.load_form.call2(
+                &JsValue::NULL,
+                &element,
+                &JsValue::from_str(&options.to_string()),
+            );
             Some(())
         })
         .flatten();
@@ -331,13 +355,17 @@ fn save_profile(profile: &EngagementProfile) {
 /// With `localStorage['hw.debug'] = '1'`, every event is logged to the console and
 /// its id kept, so a developer (or a test) can compare with what the server stored.
 fn log_for_debugging(event: &Event) {
-    let mut produced: Vec<String> =
-        browser::load(DEBUG_LOG_KEY).and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+    let mut produced: Vec<String> = browser::load(DEBUG_LOG_KEY)
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
     produced.push(event.id.clone());
     if let Ok(text) = serde_json::to_string(&produced) {
         browser::save(DEBUG_LOG_KEY, &text);
     }
-    web_sys::console::log_2(&JsValue::from_str("headwater event"), &JsValue::from_str(event.detail.kind()));
+    web_sys::console::log_2(
+        &JsValue::from_str("headwater event"),
+        &JsValue::from_str(event.detail.kind()),
+    );
 }
 
 impl PageState {

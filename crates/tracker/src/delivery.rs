@@ -85,7 +85,11 @@ pub fn flush(target: &Target, leaving: bool) {
         if !due || waiting.is_empty() {
             return Vec::new();
         }
-        waiting.into_iter().take(MAX_EVENTS_PER_BATCH).cloned().collect()
+        waiting
+            .into_iter()
+            .take(MAX_EVENTS_PER_BATCH)
+            .cloned()
+            .collect()
     });
     if batch.is_empty() {
         return;
@@ -104,8 +108,14 @@ pub fn flush(target: &Target, leaving: bool) {
         events: batch,
         profile: Some(target.profile.clone()),
     };
-    let Ok(body) = serde_json::to_string(&body) else { return };
-    post(&format!("{}/api/v1/events", target.endpoint), &body, move |status| acknowledge(&ids, status));
+    let Ok(body) = serde_json::to_string(&body) else {
+        return;
+    };
+    post(
+        &format!("{}/api/v1/events", target.endpoint),
+        &body,
+        move |status| acknowledge(&ids, status),
+    );
 }
 
 /// Fetches `url` and hands the body to `handle` if the answer is a success.
@@ -114,8 +124,12 @@ pub fn get_json(url: &str, handle: impl FnOnce(String) + 'static) {
     init.set_credentials(RequestCredentials::Omit);
     let request = browser::window().fetch_with_str_and_init(url, &init);
     spawn_local(async move {
-        let Ok(response) = JsFuture::from(request).await else { return };
-        let Ok(response) = response.dyn_into::<Response>() else { return };
+        let Ok(response) = JsFuture::from(request).await else {
+            return;
+        };
+        let Ok(response) = response.dyn_into::<Response>() else {
+            return;
+        };
         if !response.ok() {
             return;
         }
@@ -140,7 +154,9 @@ fn post(url: &str, body: &str, done: impl FnOnce(u16) + 'static) {
     let request = browser::window().fetch_with_str_and_init(url, &init);
     spawn_local(async move {
         let status = match JsFuture::from(request).await {
-            Ok(response) => response.dyn_into::<Response>().map_or(0, |response| response.status()),
+            Ok(response) => response
+                .dyn_into::<Response>()
+                .map_or(0, |response| response.status()),
             Err(_) => 0,
         };
         done(status);
@@ -155,11 +171,16 @@ fn acknowledge(ids: &[String], status: u16) {
     let refused = (400..500).contains(&status) && status != 408 && status != 429;
     if delivered || refused {
         let sent: HashSet<&String> = ids.iter().collect();
-        let queue: Vec<Event> = load_queue().into_iter().filter(|event| !sent.contains(&event.id)).collect();
+        let queue: Vec<Event> = load_queue()
+            .into_iter()
+            .filter(|event| !sent.contains(&event.id))
+            .collect();
         save_queue(queue);
     }
     if refused {
-        browser::warn(&format!("headwater: the collector refused a batch ({status})"));
+        browser::warn(&format!(
+            "headwater: the collector refused a batch ({status})"
+        ));
     }
 
     SCHEDULE.with(|cell| {

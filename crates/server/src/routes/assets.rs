@@ -20,10 +20,17 @@ const CACHE_CONTROL: &str = "public, max-age=300";
 
 pub fn router(pkg_dir: &Path) -> Router<AppState> {
     if !pkg_dir.join("hw.js").exists() {
-        tracing::warn!(folder = %pkg_dir.display(), "no hw.js in the bundle folder: run `cargo xtask build-web`");
+        tracing::warn!(
+            folder = %pkg_dir.display(),
+            "no hw.js in the bundle folder: run `cargo xtask build-web`"
+        );
     }
-    let loader = ServeFile::new(pkg_dir.join("hw.js")).precompressed_br().precompressed_gzip();
-    let bundle = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
+    let loader = ServeFile::new(pkg_dir.join("hw.js"))
+        .precompressed_br()
+        .precompressed_gzip();
+    let bundle = ServeDir::new(pkg_dir)
+        .precompressed_br()
+        .precompressed_gzip();
     Router::new()
         .route_service("/hw.js", loader)
         .nest_service("/pkg", bundle)

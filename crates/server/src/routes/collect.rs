@@ -55,7 +55,9 @@ pub fn router(config: &Config) -> Router<AppState> {
         .filter_map(|origin| HeaderValue::from_str(origin).ok())
         .collect();
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| origins.contains(origin)))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origins.contains(origin)
+        }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE]);
 
@@ -75,21 +77,36 @@ async fn collect_events(
 ) -> Result<Json<BatchReply>, ApiError> {
     let now = now_ms();
     let batch: EventBatch = parse_json(&body)?;
-    batch.validate(now).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    batch
+        .validate(now)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let site = state.site(&batch.site)?;
-    check_origin(site, &headers, batch.events.iter().map(|event| event.url.as_str()))?;
+    check_origin(
+        site,
+        &headers,
+        batch.events.iter().map(|event| event.url.as_str()),
+    )?;
 
     let mut tx = state.store().begin().await?;
-    let contact_id = contacts::contact_of_visitor(&mut tx, &site.id, &batch.visitor_id, now).await?;
+    let contact_id =
+        contacts::contact_of_visitor(&mut tx, &site.id, &batch.visitor_id, now).await?;
     let outcome = events::insert_batch(&mut tx, &batch, now).await?;
     tx.commit().await?;
-    tracing::debug!(site = %site.id, accepted = outcome.accepted, duplicates = outcome.duplicates, "batch stored");
+    tracing::debug!(
+        site = %site.id,
+        accepted = outcome.accepted,
+        duplicates = outcome.duplicates,
+        "batch stored"
+    );
 
     // The events are safe; a failed evaluation is redone on the next batch.
     if let Err(error) = leads::evaluate(&state, site, &contact_id).await {
         tracing::error!(error = ?error, contact = %contact_id, "evaluation after a batch failed");
     }
-    Ok(Json(BatchReply { accepted: outcome.accepted, duplicates: outcome.duplicates }))
+    Ok(Json(BatchReply {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+    }))
 }
 
 /// Identifies the visitor with the form's answers and evaluates the contact.
@@ -100,13 +117,17 @@ async fn identify(
 ) -> Result<Json<IdentifyReply>, ApiError> {
     let now = now_ms();
     let identification: Identification = parse_json(&body)?;
-    identification.validate().map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    identification
+        .validate()
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let site = state.site(&identification.site)?;
     check_origin(site, &headers, std::iter::empty())?;
     let form = site
         .form(&identification.form)
         .ok_or_else(|| ApiError::UnknownForm(identification.form.clone()))?;
-    let answers = form.validate(&identification.answers).map_err(ApiError::InvalidAnswers)?;
+    let answers = form
+        .validate(&identification.answers)
+        .map_err(ApiError::InvalidAnswers)?;
 
     let mut tx = state.store().begin().await?;
     let contact_id = match submissions::contact_for_token(&mut tx, &identification.token).await? {
@@ -132,9 +153,11 @@ async fn identify(
     tracing::info!(site = %site.id, form = %form.id, contact = %contact_id, "visitor identified");
 
     if let Err(error) = leads::evaluate(&state, site, &contact_id).await {
-        tracing::error!(error = ?error, contact = %contact_id, "evaluation after identification failed");
+        tracing::error!(error = ?error, contact = %contact_id, "evaluation after identify failed");
     }
-    Ok(Json(IdentifyReply { status: "identified" }))
+    Ok(Json(IdentifyReply {
+        status: "identified",
+    }))
 }
 
 /// The behaviours and forms of a site, for the tracker and the form.
@@ -143,14 +166,25 @@ async fn site_config(
     Path(site_id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let site = state.site(&site_id)?;
-    let public = PublicSiteConfig { site: &site.id, behaviours: &site.behaviours, forms: &site.forms };
+    let public = PublicSiteConfig {
+        site: &site.id,
+        behaviours: &site.behaviours,
+        forms: &site.forms,
+    };
     let cache = format!("public, max-age={SITE_CONFIG_MAX_AGE}");
     let body = serde_json::to_vec(&public).map_err(anyhow::Error::from)?;
-    Ok(([(header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, "application/json".into())], body))
+    Ok((
+        [
+            (header::CACHE_CONTROL, cache),
+            (header::CONTENT_TYPE, "application/json".into()),
+        ],
+        body,
+    ))
 }
 
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|error| ApiError::BadRequest(format!("invalid JSON: {error}")))
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::BadRequest(format!("invalid JSON: {error}")))
 }
 
 /// The `Origin` header, when a browser sent one, and every URL the request reports

@@ -41,12 +41,23 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> StatusCode {
-    let signature = headers.get(SIGNATURE_HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
     let verified = verify(&state, signature, &body);
     let handoff: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     tracing::info!(verified, id = %handoff["id"], "demo inbox received a handoff");
-    inbox.0.lock().expect("inbox lock").push(json!({ "verified": verified, "handoff": handoff }));
-    if verified { StatusCode::OK } else { StatusCode::UNAUTHORIZED }
+    inbox
+        .0
+        .lock()
+        .expect("inbox lock")
+        .push(json!({ "verified": verified, "handoff": handoff }));
+    if verified {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    }
 }
 
 fn verify(state: &AppState, signature: &str, body: &[u8]) -> bool {

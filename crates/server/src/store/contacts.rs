@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
+use headwater_core::Verdict;
 use headwater_core::email;
 use headwater_core::stage::{Actor, Move, Stage, StageError};
-use headwater_core::Verdict;
 use serde::Serialize;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
@@ -119,7 +119,11 @@ pub async fn identify(
     };
 
     let mut contact = load(connection, &target).await?;
-    contact.answers.extend(answers.iter().map(|(name, value)| (name.clone(), value.clone())));
+    contact.answers.extend(
+        answers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone())),
+    );
     sqlx::query(
         "UPDATE contacts SET email = $2, email_key = $3, answers = $4, updated_at = $5
          WHERE id = $1",
@@ -134,7 +138,15 @@ pub async fn identify(
 
     if contact.stage == Stage::Inquiry {
         let reason = "identified through a form";
-        move_stage(connection, &contact, Stage::Known, &Actor::Visitor, reason, now).await??;
+        move_stage(
+            connection,
+            &contact,
+            Stage::Known,
+            &Actor::Visitor,
+            reason,
+            now,
+        )
+        .await??;
     }
     Ok(contact.id)
 }
@@ -196,7 +208,8 @@ pub async fn move_stage(
 ) -> anyhow::Result<Result<Move, StageError>> {
     let step = contact.stage.check_move(to);
     if let Ok(Move::To(_)) = step {
-        let span = tracing::info_span!("stage_change", contact = %contact.id, from = %contact.stage, %to);
+        let span =
+            tracing::info_span!("stage_change", contact = %contact.id, from = %contact.stage, %to);
         let _entered = span.enter();
         sqlx::query("UPDATE contacts SET stage = $2, updated_at = $3 WHERE id = $1")
             .bind(&contact.id)
@@ -204,7 +217,16 @@ pub async fn move_stage(
             .bind(now)
             .execute(&mut *connection)
             .await?;
-        record_change(connection, &contact.id, Some(contact.stage), to, actor, reason, now).await?;
+        record_change(
+            connection,
+            &contact.id,
+            Some(contact.stage),
+            to,
+            actor,
+            reason,
+            now,
+        )
+        .await?;
         tracing::info!(%actor, "lead moved");
     }
     Ok(step)
@@ -236,10 +258,15 @@ pub async fn stage_history(
         .collect()
 }
 
-async fn create(connection: &mut SqliteConnection, site_id: &str, now: i64) -> anyhow::Result<String> {
+async fn create(
+    connection: &mut SqliteConnection,
+    site_id: &str,
+    now: i64,
+) -> anyhow::Result<String> {
     let id = Uuid::new_v4().to_string();
     sqlx::query(
-        "INSERT INTO contacts (id, site_id, stage, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        "INSERT INTO contacts (id, site_id, stage, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $4)",
     )
     .bind(&id)
     .bind(site_id)
@@ -247,7 +274,16 @@ async fn create(connection: &mut SqliteConnection, site_id: &str, now: i64) -> a
     .bind(now)
     .execute(&mut *connection)
     .await?;
-    record_change(connection, &id, None, Stage::Inquiry, &Actor::Visitor, "first visit", now).await?;
+    record_change(
+        connection,
+        &id,
+        None,
+        Stage::Inquiry,
+        &Actor::Visitor,
+        "first visit",
+        now,
+    )
+    .await?;
     Ok(id)
 }
 

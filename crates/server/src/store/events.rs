@@ -19,7 +19,10 @@ pub async fn insert_batch(
     batch: &EventBatch,
     now: i64,
 ) -> anyhow::Result<BatchOutcome> {
-    let mut outcome = BatchOutcome { accepted: 0, duplicates: 0 };
+    let mut outcome = BatchOutcome {
+        accepted: 0,
+        duplicates: 0,
+    };
     for event in &batch.events {
         let body = serde_json::to_string(event)?;
         let inserted = sqlx::query(
@@ -63,5 +66,8 @@ pub async fn of_contact(
     .bind(contact_id)
     .fetch_all(&mut *connection)
     .await?;
-    bodies.iter().map(|body| Ok(serde_json::from_str(body)?)).collect()
+    bodies
+        .iter()
+        .map(|body| Ok(serde_json::from_str(body)?))
+        .collect()
 }

@@ -37,11 +37,10 @@ impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn open(url: &str) -> anyhow::Result<Store> {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create the folder of {path}"))?;
-            }
+        let parent = std::path::Path::new(path).parent();
+        if let Some(parent) = parent.filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the folder of {path}"))?;
         }
         // WAL with synchronous=NORMAL: a commit survives the process being killed at
         // any moment; only a power cut can lose the last few commits.

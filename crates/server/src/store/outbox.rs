@@ -37,7 +37,8 @@ pub async fn enqueue(
     now: i64,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "INSERT INTO outbox (id, site_id, contact_id, kind, payload, state, next_attempt_at, created_at)
+        "INSERT INTO outbox
+             (id, site_id, contact_id, kind, payload, state, next_attempt_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
     .bind(id)

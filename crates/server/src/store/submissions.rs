@@ -10,10 +10,12 @@ pub async fn contact_for_token(
     connection: &mut SqliteConnection,
     token: &str,
 ) -> anyhow::Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT contact_id FROM submissions WHERE token = $1")
-        .bind(token)
-        .fetch_optional(&mut *connection)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT contact_id FROM submissions WHERE token = $1")
+            .bind(token)
+            .fetch_optional(&mut *connection)
+            .await?,
+    )
 }
 
 /// Records a submission.

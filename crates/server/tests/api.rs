@@ -1,0 +1,363 @@
+//! The HTTP API without a socket: the application driven through
+//! `tower::ServiceExt::oneshot` on a fresh SQLite file per test.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use headwater_server::{AppState, Config, app};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ORIGIN: &str = "http://127.0.0.1:8080";
+const VISITOR: &str = "6f1c2a34-9b8e-4d7a-a1c3-0e5f6a7b8c9d";
+const SESSION: &str = "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70";
+
+struct Bench {
+    app: Router,
+    state: AppState,
+    _folder: tempfile::TempDir,
+}
+
+async fn bench() -> Bench {
+    let folder = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../headwater.example.toml"
+    ))
+    .unwrap();
+    let mut config = Config::parse(&example).unwrap();
+    config.server.database = format!("sqlite://{}", folder.path().join("test.db").display());
+    config.server.demo_site = None;
+    config.sites[0].handoff = None;
+    let state = AppState::new(config).await.unwrap();
+    Bench {
+        app: app(state.clone()),
+        state,
+        _folder: folder,
+    }
+}
+
+impl Bench {
+    async fn post(&self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
+        let request = Request::post(path)
+            .header("origin", ORIGIN)
+            .body(body.into())
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.state.store().reader())
+            .await
+            .unwrap()
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+fn event(id: &str, kind: Value) -> Value {
+    let mut event = json!({
+        "id": id, "session_id": SESSION, "at": now(),
+        "url": format!("{ORIGIN}/www/pricing.html"), "referrer": "",
+    });
+    event
+        .as_object_mut()
+        .unwrap()
+        .extend(kind.as_object().unwrap().clone());
+    event
+}
+
+fn batch(visitor: &str, events: Vec<Value>) -> Value {
+    json!({ "site": "demo", "visitor_id": visitor, "sent_at": now(), "events": events })
+}
+
+fn page_view(id: &str) -> Value {
+    event(id, json!({ "kind": "page_view" }))
+}
+
+fn identification(visitor: &str, token: &str, email: &str) -> Value {
+    json!({
+        "site": "demo", "visitor_id": visitor, "form": "demo_request", "token": token,
+        "answers": {
+            "name": "Ana Pérez", "email": email, "company": "Northwind", "company_size": "250",
+        },
+    })
+}
+
+#[tokio::test]
+async fn bad_batches_get_a_clear_error_and_change_nothing() {
+    let bench = bench().await;
+    let id = "11111111-1111-4111-8111-111111111111";
+    let mut foreign_url = page_view(id);
+    foreign_url["url"] = json!("https://evil.example/");
+    let mut unknown_site = batch(VISITOR, vec![page_view(id)]);
+    unknown_site["site"] = json!("nope");
+    let cases: Vec<(String, StatusCode, &str)> = vec![
+        (
+            "{\"site\": \"demo\", \"events\": [".into(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        ("not json".into(), StatusCode::BAD_REQUEST, "bad_request"),
+        (
+            json!({"site": 1}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            batch(VISITOR, vec![event(id, json!({"kind": "teleport"}))]).to_string(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            batch("visitor-1", vec![page_view(id)]).to_string(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            batch(VISITOR, vec![]).to_string(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            batch(VISITOR, (0..101).map(|_| page_view(id)).collect()).to_string(),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            batch(VISITOR, vec![foreign_url]).to_string(),
+            StatusCode::FORBIDDEN,
+            "foreign_origin",
+        ),
+        (
+            unknown_site.to_string(),
+            StatusCode::NOT_FOUND,
+            "unknown_site",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (actual, reply) = bench.post("/api/v1/events", body.clone()).await;
+        assert_eq!(
+            (actual, reply["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
+        assert!(!reply["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let oversized = "x".repeat(100 * 1024);
+    assert_eq!(
+        bench.post("/api/v1/events", oversized).await.0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    assert_eq!(bench.count("events").await, 0);
+    assert_eq!(bench.count("contacts").await, 0);
+    assert_eq!(bench.count("visitors").await, 0);
+}
+
+#[tokio::test]
+async fn a_foreign_origin_is_refused() {
+    let bench = bench().await;
+    let body = batch(
+        VISITOR,
+        vec![page_view("22222222-2222-4222-8222-222222222222")],
+    )
+    .to_string();
+    let request = Request::post("/api/v1/events")
+        .header("origin", "https://evil.example")
+        .body(Body::from(body))
+        .unwrap();
+    let (status, reply) = bench.send(request).await;
+    assert_eq!(
+        (status, reply["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("foreign_origin"))
+    );
+    assert_eq!(bench.count("events").await, 0);
+}
+
+#[tokio::test]
+async fn a_resent_batch_is_stored_once() {
+    let bench = bench().await;
+    let body = batch(
+        VISITOR,
+        vec![
+            page_view("33333333-3333-4333-8333-333333333333"),
+            page_view("44444444-4444-4444-8444-444444444444"),
+        ],
+    )
+    .to_string();
+    let (status, first) = bench.post("/api/v1/events", body.clone()).await;
+    assert_eq!(
+        (status, first),
+        (StatusCode::OK, json!({"accepted": 2, "duplicates": 0}))
+    );
+    let (status, again) = bench.post("/api/v1/events", body).await;
+    assert_eq!(
+        (status, again),
+        (StatusCode::OK, json!({"accepted": 0, "duplicates": 2}))
+    );
+    assert_eq!(bench.count("events").await, 2);
+    assert_eq!(bench.count("contacts").await, 1);
+}
+
+#[tokio::test]
+async fn refused_answers_name_each_field_and_store_nothing() {
+    let bench = bench().await;
+    let mut body = identification(
+        VISITOR,
+        "55555555-5555-4555-8555-555555555555",
+        "not an address",
+    );
+    body["answers"]["company_size"] = json!("lots");
+    body["answers"]["name"] = json!("я".repeat(201));
+    let (status, reply) = bench.post("/api/v1/identify", body.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<(&str, &str)> = reply["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| {
+            (
+                field["field"].as_str().unwrap(),
+                field["problem"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("name", "too_long"),
+            ("email", "invalid_email"),
+            ("company_size", "not_a_number")
+        ]
+    );
+    assert_eq!(bench.count("contacts").await, 0);
+    assert_eq!(bench.count("submissions").await, 0);
+}
+
+#[tokio::test]
+async fn a_double_submit_is_processed_once() {
+    let bench = bench().await;
+    let body = identification(
+        VISITOR,
+        "66666666-6666-4666-8666-666666666666",
+        "ana@northwind.example",
+    )
+    .to_string();
+    let (first, second) = tokio::join!(
+        bench.post("/api/v1/identify", body.clone()),
+        bench.post("/api/v1/identify", body)
+    );
+    assert_eq!(first, (StatusCode::OK, json!({"status": "identified"})));
+    assert_eq!(second, first);
+    assert_eq!(bench.count("contacts").await, 1);
+    assert_eq!(bench.count("submissions").await, 1);
+    let stages: Vec<String> = sqlx::query_scalar("SELECT to_stage FROM stage_changes ORDER BY id")
+        .fetch_all(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(stages, ["inquiry", "known"]);
+}
+
+#[tokio::test]
+async fn a_second_device_is_stitched_to_the_existing_contact() {
+    let bench = bench().await;
+    let laptop = VISITOR;
+    let phone = "77777777-7777-4777-8777-777777777777";
+    bench
+        .post(
+            "/api/v1/events",
+            batch(
+                laptop,
+                vec![page_view("88888888-8888-4888-8888-888888888888")],
+            )
+            .to_string(),
+        )
+        .await;
+    bench
+        .post(
+            "/api/v1/identify",
+            identification(
+                laptop,
+                "99999999-9999-4999-8999-999999999999",
+                "ana.perez@northwind.example",
+            )
+            .to_string(),
+        )
+        .await;
+    let contact: String = sqlx::query_scalar("SELECT id FROM contacts WHERE email IS NOT NULL")
+        .fetch_one(bench.state.store().reader())
+        .await
+        .unwrap();
+
+    bench
+        .post(
+            "/api/v1/events",
+            batch(
+                phone,
+                vec![page_view("aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa")],
+            )
+            .to_string(),
+        )
+        .await;
+    let (status, _) = bench
+        .post(
+            "/api/v1/identify",
+            identification(
+                phone,
+                "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb",
+                " ANA.Perez@Northwind.example ",
+            )
+            .to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let contacts: Vec<(String, String)> = sqlx::query_as("SELECT id, email FROM contacts")
+        .fetch_all(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(
+        contacts,
+        [(contact.clone(), "ANA.Perez@northwind.example".to_string())],
+        "old id kept, anonymous phone contact absorbed"
+    );
+    let visitors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM visitors WHERE contact_id = $1")
+        .bind(&contact)
+        .fetch_one(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(visitors, 2);
+}
+
+#[tokio::test]
+async fn the_public_site_configuration_holds_no_secrets() {
+    let bench = bench().await;
+    let request = Request::get("/api/v1/sites/demo/config")
+        .body(Body::empty())
+        .unwrap();
+    let (status, config) = bench.send(request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["site"], "demo");
+    assert!(config["behaviours"].as_array().unwrap().len() >= 2);
+    assert_eq!(config["forms"][0]["id"], "demo_request");
+    assert!(config.get("lead_definition").is_none());
+    assert!(config.get("handoff").is_none());
+}
