@@ -1,7 +1,8 @@
 //! Headwater's build helper, run as `cargo xtask <command>`:
 //!
 //! - `setup`: installs what building and testing need on a fresh machine (the wasm
-//!   target, wasm-opt from npm, and for tests Chromium with its driver).
+//!   target, wasm-opt from npm, and for tests Chromium with its driver and a
+//!   running PostgreSQL).
 //! - `build-web`: builds the browser bundle into `pkg/` and reports its sizes.
 //! - `demo`: builds everything and runs the server with the demo site.
 //! - `test`: builds the bundle and runs every test.

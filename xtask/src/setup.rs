@@ -1,4 +1,4 @@
-//! Installs what the build and the tests need, so that a fresh clone runs with the
+//! Installs (or starts) what the build and the tests need, so that a fresh clone runs with the
 //! README's commands alone. Every step checks first and does nothing when the tool
 //! is already there.
 
@@ -21,6 +21,7 @@ pub fn run(root: &Path, purpose: Purpose) -> anyhow::Result<()> {
     wasm_opt(root)?;
     if purpose == Purpose::Test {
         chromium()?;
+        postgres()?;
     }
     Ok(())
 }
@@ -60,6 +61,47 @@ fn wasm_opt(root: &Path) -> anyhow::Result<()> {
             .args(["install", "--no-audit", "--no-fund"])
             .current_dir(root),
     )
+}
+
+/// The storage tests run against PostgreSQL as well as SQLite. Unless
+/// `HEADWATER_TEST_POSTGRES` names another server, the local one must listen on
+/// 5432; where it is installed but stopped, it is started.
+fn postgres() -> anyhow::Result<()> {
+    if std::env::var_os("HEADWATER_TEST_POSTGRES").is_some() || postgres_listening() {
+        return Ok(());
+    }
+    let versions = std::fs::read_dir("/etc/postgresql").map(|entries| {
+        entries
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect::<Vec<_>>()
+    });
+    let Some(version) = versions
+        .ok()
+        .and_then(|versions| versions.into_iter().max())
+    else {
+        bail!(
+            "the storage tests need PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`), \
+             or HEADWATER_TEST_POSTGRES set to a server's URL"
+        );
+    };
+    execute(Command::new("pg_ctlcluster").args([
+        "--skip-systemctl-redirect",
+        &version,
+        "main",
+        "start",
+    ]))?;
+    for _ in 0..50 {
+        if postgres_listening() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    bail!("PostgreSQL {version} was started but does not listen on 127.0.0.1:5432")
+}
+
+fn postgres_listening() -> bool {
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+    std::net::TcpStream::connect_timeout(&address, std::time::Duration::from_secs(1)).is_ok()
 }
 
 /// Debian's Chromium and ChromeDriver for the browser tests.

@@ -31,9 +31,11 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// How many of the contact's latest events a handoff carries.
 const RECENT_EVENTS: usize = 20;
 /// Due handoffs taken per round.
-const DELIVERIES_PER_ROUND: u32 = 32;
+const DELIVERIES_PER_ROUND: i64 = 32;
 /// The worker looks at the outbox at least this often, even if nobody wakes it.
 const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// A claimed handoff stays with its worker for the delivery timeout plus this.
+const LEASE_MARGIN_MS: u64 = 30_000;
 
 /// The body of a handoff for a contact that reached a stage.
 pub fn payload(
@@ -148,7 +150,15 @@ async fn deliver_due(
     config: &Config,
     client: &reqwest::Client,
 ) -> anyhow::Result<usize> {
-    let due = outbox::due(store.reader(), now_ms(), DELIVERIES_PER_ROUND).await?;
+    let longest_timeout = config
+        .sites
+        .iter()
+        .filter_map(|site| site.handoff.as_ref())
+        .map(|handoff| handoff.timeout_ms)
+        .max()
+        .unwrap_or(0);
+    let lease = i64::try_from(longest_timeout + LEASE_MARGIN_MS).unwrap_or(i64::MAX / 4);
+    let due = outbox::claim_due(store, now_ms(), DELIVERIES_PER_ROUND, lease).await?;
     for handoff in &due {
         deliver(store, config, client, handoff).await?;
     }
@@ -211,12 +221,13 @@ async fn deliver(
             outbox::mark_delivered(&mut tx, &handoff.id, attempts, now_ms()).await?;
             tracing::info!(attempts, "handoff delivered");
         }
-        Some(error) if attempts >= target.max_attempts => {
+        Some(error) if attempts >= i64::from(target.max_attempts) => {
             outbox::mark_failed(&mut tx, &handoff.id, attempts, None, &error).await?;
             tracing::warn!(attempts, %error, "handoff dead after its last attempt");
         }
         Some(error) => {
-            let delay = backoff_ms(target, attempts, rand::thread_rng().r#gen::<f64>());
+            let attempts_made = u32::try_from(attempts).unwrap_or(u32::MAX);
+            let delay = backoff_ms(target, attempts_made, rand::thread_rng().r#gen::<f64>());
             let retry_at = now_ms() + i64::try_from(delay).unwrap_or(i64::MAX / 2);
             outbox::mark_failed(&mut tx, &handoff.id, attempts, Some(retry_at), &error).await?;
             tracing::info!(attempts, delay_ms = delay, %error, "handoff failed, will retry");

@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::clock::now_ms;
 use crate::config::SiteConfig;
 use crate::handoff;
-use crate::store::{contacts, events, outbox};
+use crate::store::{self, contacts, events, outbox};
 
 /// Evaluates the contact and promotes it if it qualifies. Anonymous contacts have
 /// nothing to evaluate and return `None`.
@@ -22,6 +22,9 @@ pub async fn evaluate(
     let _entered = span.enter();
     let now = now_ms();
     let mut tx = state.store().begin().await?;
+    // Two evaluations of one contact at once would both see it Known and promote it
+    // twice; with PostgreSQL and several processes, that can happen.
+    store::lock(&mut tx, &format!("contact {contact_id}")).await?;
 
     let contact = contacts::load(&mut tx, contact_id).await?;
     if contact.email.is_none() {

@@ -1,5 +1,7 @@
 //! The HTTP API without a socket: the application driven through
-//! `tower::ServiceExt::oneshot` on a fresh SQLite file per test.
+//! `tower::ServiceExt::oneshot`, each test on a fresh SQLite file and again on a
+//! fresh PostgreSQL database (`HEADWATER_TEST_POSTGRES`, by default the local
+//! server's `test` database, is where the fresh databases are created from).
 
 use axum::Router;
 use axum::body::Body;
@@ -13,13 +15,93 @@ const ORIGIN: &str = "http://127.0.0.1:8080";
 const VISITOR: &str = "6f1c2a34-9b8e-4d7a-a1c3-0e5f6a7b8c9d";
 const SESSION: &str = "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70";
 
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 struct Bench {
     app: Router,
     state: AppState,
     _folder: tempfile::TempDir,
 }
 
-async fn bench() -> Bench {
+/// Runs each named test once per backend.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $test() { super::$test(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $test() { super::$test(super::Backend::Postgres).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    bad_batches_get_a_clear_error_and_change_nothing,
+    a_foreign_origin_is_refused,
+    a_resent_batch_is_stored_once,
+    refused_answers_name_each_field_and_store_nothing,
+    a_double_submit_is_processed_once,
+    a_second_device_is_stitched_to_the_existing_contact,
+    the_public_site_configuration_holds_no_secrets,
+);
+
+/// A fresh, empty PostgreSQL database for one test.
+async fn fresh_postgres() -> String {
+    use sqlx::Connection;
+    let admin_url = std::env::var("HEADWATER_TEST_POSTGRES").unwrap_or(DEFAULT_POSTGRES.into());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|error| {
+            panic!("PostgreSQL at {admin_url} is needed for these tests ({error})")
+        });
+    drop_leftovers(&mut admin).await;
+    let name = format!("headwater_test_{}", uuid_like());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (base, _) = admin_url.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// Drops the databases earlier test runs left behind (a failed test does not clean
+/// up). Databases of this process are left alone: other tests are using them.
+async fn drop_leftovers(admin: &mut sqlx::PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'headwater_test_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
+    let ours = format!("headwater_test_{}_", std::process::id());
+    for name in names.iter().filter(|name| !name.starts_with(&ours)) {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut *admin)
+            .await;
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn bench(backend: Backend) -> Bench {
     let folder = tempfile::tempdir().unwrap();
     let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -27,7 +109,10 @@ async fn bench() -> Bench {
     ))
     .unwrap();
     let mut config = Config::parse(&example).unwrap();
-    config.server.database = format!("sqlite://{}", folder.path().join("test.db").display());
+    config.server.database = match backend {
+        Backend::Sqlite => format!("sqlite://{}", folder.path().join("test.db").display()),
+        Backend::Postgres => fresh_postgres().await,
+    };
     config.server.demo_site = None;
     config.sites[0].handoff = None;
     let state = AppState::new(config).await.unwrap();
@@ -101,9 +186,8 @@ fn identification(visitor: &str, token: &str, email: &str) -> Value {
     })
 }
 
-#[tokio::test]
-async fn bad_batches_get_a_clear_error_and_change_nothing() {
-    let bench = bench().await;
+async fn bad_batches_get_a_clear_error_and_change_nothing(backend: Backend) {
+    let bench = bench(backend).await;
     let id = "11111111-1111-4111-8111-111111111111";
     let mut foreign_url = page_view(id);
     foreign_url["url"] = json!("https://evil.example/");
@@ -172,9 +256,8 @@ async fn bad_batches_get_a_clear_error_and_change_nothing() {
     assert_eq!(bench.count("visitors").await, 0);
 }
 
-#[tokio::test]
-async fn a_foreign_origin_is_refused() {
-    let bench = bench().await;
+async fn a_foreign_origin_is_refused(backend: Backend) {
+    let bench = bench(backend).await;
     let body = batch(
         VISITOR,
         vec![page_view("22222222-2222-4222-8222-222222222222")],
@@ -192,9 +275,8 @@ async fn a_foreign_origin_is_refused() {
     assert_eq!(bench.count("events").await, 0);
 }
 
-#[tokio::test]
-async fn a_resent_batch_is_stored_once() {
-    let bench = bench().await;
+async fn a_resent_batch_is_stored_once(backend: Backend) {
+    let bench = bench(backend).await;
     let body = batch(
         VISITOR,
         vec![
@@ -217,9 +299,8 @@ async fn a_resent_batch_is_stored_once() {
     assert_eq!(bench.count("contacts").await, 1);
 }
 
-#[tokio::test]
-async fn refused_answers_name_each_field_and_store_nothing() {
-    let bench = bench().await;
+async fn refused_answers_name_each_field_and_store_nothing(backend: Backend) {
+    let bench = bench(backend).await;
     let mut body = identification(
         VISITOR,
         "55555555-5555-4555-8555-555555555555",
@@ -252,9 +333,8 @@ async fn refused_answers_name_each_field_and_store_nothing() {
     assert_eq!(bench.count("submissions").await, 0);
 }
 
-#[tokio::test]
-async fn a_double_submit_is_processed_once() {
-    let bench = bench().await;
+async fn a_double_submit_is_processed_once(backend: Backend) {
+    let bench = bench(backend).await;
     let body = identification(
         VISITOR,
         "66666666-6666-4666-8666-666666666666",
@@ -276,9 +356,8 @@ async fn a_double_submit_is_processed_once() {
     assert_eq!(stages, ["inquiry", "known"]);
 }
 
-#[tokio::test]
-async fn a_second_device_is_stitched_to_the_existing_contact() {
-    let bench = bench().await;
+async fn a_second_device_is_stitched_to_the_existing_contact(backend: Backend) {
+    let bench = bench(backend).await;
     let laptop = VISITOR;
     let phone = "77777777-7777-4777-8777-777777777777";
     bench
@@ -347,9 +426,8 @@ async fn a_second_device_is_stitched_to_the_existing_contact() {
     assert_eq!(visitors, 2);
 }
 
-#[tokio::test]
-async fn the_public_site_configuration_holds_no_secrets() {
-    let bench = bench().await;
+async fn the_public_site_configuration_holds_no_secrets(backend: Backend) {
+    let bench = bench(backend).await;
     let request = Request::get("/api/v1/sites/demo/config")
         .body(Body::empty())
         .unwrap();

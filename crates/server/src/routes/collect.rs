@@ -21,7 +21,7 @@ use crate::clock::now_ms;
 use crate::config::{Config, SiteConfig, origin_of};
 use crate::error::ApiError;
 use crate::leads;
-use crate::store::{contacts, events, submissions};
+use crate::store::{self, contacts, events, submissions};
 
 /// A full batch of 100 events is about 40 KiB; anything past this is not ours.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -130,6 +130,7 @@ async fn identify(
         .map_err(ApiError::InvalidAnswers)?;
 
     let mut tx = state.store().begin().await?;
+    store::lock(&mut tx, &format!("form token {}", identification.token)).await?;
     let contact_id = match submissions::contact_for_token(&mut tx, &identification.token).await? {
         Some(earlier) => earlier,
         None => {

@@ -12,7 +12,8 @@ use headwater_core::Verdict;
 use headwater_core::email;
 use headwater_core::stage::{Actor, Move, Stage, StageError};
 use serde::Serialize;
-use sqlx::{Row, SqliteConnection};
+use sqlx::AnyConnection;
+use sqlx::Row;
 use uuid::Uuid;
 
 /// A prospect as stored.
@@ -42,11 +43,12 @@ pub struct StageChange {
 /// The contact a visitor belongs to, creating both (the contact as an Inquiry) the
 /// first time the visitor is seen.
 pub async fn contact_of_visitor(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     site_id: &str,
     visitor_id: &str,
     now: i64,
 ) -> anyhow::Result<String> {
+    super::lock(connection, &format!("visitor {site_id} {visitor_id}")).await?;
     let known: Option<String> = sqlx::query_scalar(
         "UPDATE visitors SET last_seen = $3 WHERE site_id = $1 AND id = $2 RETURNING contact_id",
     )
@@ -83,7 +85,7 @@ pub async fn contact_of_visitor(
 /// - The visitor's contact is somebody else (a shared computer): only this visitor
 ///   moves, to the contact with the e-mail, created if needed.
 pub async fn identify(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     site_id: &str,
     visitor_id: &str,
     answers: &BTreeMap<String, String>,
@@ -91,6 +93,7 @@ pub async fn identify(
 ) -> anyhow::Result<String> {
     let address = answers.get("email").context("answers hold no e-mail")?;
     let key = email::match_key(address);
+    super::lock(connection, &format!("email {site_id} {key}")).await?;
     let current_id = contact_of_visitor(connection, site_id, visitor_id, now).await?;
     let current = load(connection, &current_id).await?;
     let owner: Option<String> =
@@ -152,7 +155,7 @@ pub async fn identify(
 }
 
 /// Loads a contact by id.
-pub async fn load(connection: &mut SqliteConnection, id: &str) -> anyhow::Result<Contact> {
+pub async fn load(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Contact> {
     let row = sqlx::query(
         "SELECT id, site_id, email, answers, stage, fit_score, engagement_score, verdict,
                 created_at
@@ -177,7 +180,7 @@ pub async fn load(connection: &mut SqliteConnection, id: &str) -> anyhow::Result
 
 /// Stores the latest verdict and its scores.
 pub async fn save_verdict(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     contact_id: &str,
     verdict: &Verdict,
     now: i64,
@@ -199,7 +202,7 @@ pub async fn save_verdict(
 /// Moves a contact to another stage if the waterfall allows it, recording who and
 /// why. Asking for the stage it is already in changes and records nothing.
 pub async fn move_stage(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     contact: &Contact,
     to: Stage,
     actor: &Actor,
@@ -234,7 +237,7 @@ pub async fn move_stage(
 
 /// The contact's stage history, oldest first.
 pub async fn stage_history(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     contact_id: &str,
 ) -> anyhow::Result<Vec<StageChange>> {
     let rows = sqlx::query(
@@ -258,11 +261,7 @@ pub async fn stage_history(
         .collect()
 }
 
-async fn create(
-    connection: &mut SqliteConnection,
-    site_id: &str,
-    now: i64,
-) -> anyhow::Result<String> {
+async fn create(connection: &mut AnyConnection, site_id: &str, now: i64) -> anyhow::Result<String> {
     let id = Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO contacts (id, site_id, stage, created_at, updated_at)
@@ -288,7 +287,7 @@ async fn create(
 }
 
 async fn record_change(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     contact_id: &str,
     from: Option<Stage>,
     to: Stage,
@@ -312,7 +311,7 @@ async fn record_change(
 }
 
 async fn move_visitor(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     site_id: &str,
     visitor_id: &str,
     contact_id: &str,
@@ -329,7 +328,7 @@ async fn move_visitor(
 /// Moves every visitor of an anonymous contact to `into` and removes the empty
 /// contact with its (Inquiry only) history.
 async fn absorb_all_visitors(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     anonymous: &str,
     into: &str,
 ) -> anyhow::Result<()> {

@@ -1,7 +1,7 @@
 //! Events: stored once per id, whatever the number of retries that carried them.
 
 use headwater_core::{Event, EventBatch};
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// What happened to a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +15,7 @@ pub struct BatchOutcome {
 /// Stores the batch's events; an id already stored is counted as a duplicate and
 /// left as it was.
 pub async fn insert_batch(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     batch: &EventBatch,
     now: i64,
 ) -> anyhow::Result<BatchOutcome> {
@@ -54,7 +54,7 @@ pub async fn insert_batch(
 
 /// Every event of every visitor stitched to the contact, oldest first.
 pub async fn of_contact(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     contact_id: &str,
 ) -> anyhow::Result<Vec<Event>> {
     let bodies: Vec<String> = sqlx::query_scalar(

@@ -1,71 +1,111 @@
-//! Storage: SQLite through sqlx, with the schema in `migrations/` embedded in the
-//! binary and applied at start.
+//! Storage through sqlx's `Any` driver: SQLite by default (embedded, one file), or
+//! PostgreSQL when the database URL says `postgres://`. Both schemas live in
+//! `migrations/<backend>/`, are embedded in the binary and are applied at start.
 //!
-//! Writes go through a pool of one connection, so write transactions run one after
-//! another and never meet SQLite's lock-upgrade failures; reads use their own pool.
-//! Queries use `$N` placeholders, which SQLite and PostgreSQL both read.
+//! Queries use `$N` placeholders and SQL both databases read. Where they differ
+//! (locking, claiming outbox rows) a function asks [`Store::backend`].
+//!
+//! With SQLite, writes go through a pool of one connection, so write transactions
+//! run one after another. With PostgreSQL, several server processes may write at
+//! once; the few read-then-write steps that must not interleave take a
+//! transaction-scoped advisory lock ([`lock`]).
 
 pub mod contacts;
 pub mod events;
 pub mod outbox;
 pub mod submissions;
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::AnyConnection;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+use sqlx::{Any, AnyPool, Executor, Transaction};
 
 /// Readers beyond this wait; SQLite in WAL mode reads in parallel but the machine
 /// has few cores.
 const READ_CONNECTIONS: u32 = 4;
-/// How long a statement waits for a lock held by another process before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// PostgreSQL writers per process: enough to overlap network round trips.
+const POSTGRES_WRITE_CONNECTIONS: u32 = 8;
+/// How long to wait for a free connection before failing the request.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// WAL with synchronous=NORMAL: a commit survives the process being killed at any
+/// moment; only a power cut can lose the last few commits. The busy timeout covers
+/// a second process (a backup, the CLI) holding the lock briefly.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                              PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;";
+
+/// Which database is behind the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
 
 /// The database.
 #[derive(Clone, Debug)]
 pub struct Store {
-    writer: SqlitePool,
-    reader: SqlitePool,
+    writer: AnyPool,
+    reader: AnyPool,
+    backend: Backend,
 }
 
 /// A write transaction.
-pub type Tx = Transaction<'static, Sqlite>;
+pub type Tx = Transaction<'static, Any>;
 
 impl Store {
-    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    /// Opens the database at `url` (`sqlite://file.db` or `postgres://...`),
+    /// creating a SQLite file if needed, and brings its schema up to date.
     pub async fn open(url: &str) -> anyhow::Result<Store> {
-        let path = url.strip_prefix("sqlite://").unwrap_or(url);
-        let parent = std::path::Path::new(path).parent();
-        if let Some(parent) = parent.filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create the folder of {path}"))?;
-        }
-        // WAL with synchronous=NORMAL: a commit survives the process being killed at
-        // any moment; only a power cut can lose the last few commits.
-        let options = SqliteConnectOptions::from_str(url)
-            .with_context(|| format!("`{url}` is not a SQLite URL"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("`{url}` is neither a sqlite:// nor a postgres:// URL");
+        };
 
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options.clone())
-            .await
-            .with_context(|| format!("cannot open {url}"))?;
-        sqlx::migrate!("./migrations")
-            .run(&writer)
-            .await
-            .context("cannot bring the database schema up to date")?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .connect_with(options.read_only(true))
-            .await?;
-        Ok(Store { writer, reader })
+        let store = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url)?;
+                let writer = sqlite_pool(1).connect(&url).await;
+                let writer = writer.with_context(|| format!("cannot open {url}"))?;
+                SQLITE_MIGRATIONS
+                    .run(&writer)
+                    .await
+                    .context("cannot migrate the database")?;
+                let reader = sqlite_pool(READ_CONNECTIONS).connect(&url).await?;
+                Store {
+                    writer,
+                    reader,
+                    backend,
+                }
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_WRITE_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect(url)
+                    .await
+                    .context("cannot connect to PostgreSQL")?;
+                POSTGRES_MIGRATIONS
+                    .run(&pool)
+                    .await
+                    .context("cannot migrate the database")?;
+                Store {
+                    writer: pool.clone(),
+                    reader: pool,
+                    backend,
+                }
+            }
+        };
+        Ok(store)
     }
 
     /// Starts a write transaction.
@@ -74,8 +114,12 @@ impl Store {
     }
 
     /// The pool for reads.
-    pub fn reader(&self) -> &SqlitePool {
+    pub fn reader(&self) -> &AnyPool {
         &self.reader
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Closes both pools, waiting for transactions in progress.
@@ -83,4 +127,60 @@ impl Store {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// Serialises the rest of the transaction with every other transaction that locks
+/// the same key, across processes. SQLite transactions are serialised already.
+pub async fn lock(connection: &mut AnyConnection, key: &str) -> sqlx::Result<()> {
+    if backend_of(connection) == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The backend of an open connection.
+pub fn backend_of(connection: &AnyConnection) -> Backend {
+    if connection
+        .backend_name()
+        .to_ascii_lowercase()
+        .starts_with("postgres")
+    {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
+}
+
+fn sqlite_pool(connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection.execute(SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
+        })
+}
+
+/// The URL with `mode=rwc`, so the file is created on first start, and its folder
+/// created too.
+fn sqlite_url(url: &str) -> anyhow::Result<String> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    let parent = std::path::Path::new(path).parent();
+    if let Some(parent) = parent.filter(|parent| !parent.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the folder of {path}"))?;
+    }
+    Ok(if url.contains('?') {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    })
 }

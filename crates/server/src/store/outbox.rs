@@ -2,8 +2,11 @@
 //! change that causes it, then delivered by the worker in `handoff.rs`. A crash
 //! between the two loses nothing: the row waits for the next start.
 
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::AnyConnection;
+use sqlx::{AnyPool, Row};
 use uuid::Uuid;
+
+use super::{Backend, Store};
 
 /// A handoff waiting to be delivered.
 #[derive(Debug, Clone)]
@@ -13,7 +16,7 @@ pub struct PendingHandoff {
     pub site_id: String,
     pub kind: String,
     pub payload: String,
-    pub attempts: u32,
+    pub attempts: i64,
 }
 
 /// The states of a handoff.
@@ -28,7 +31,7 @@ pub fn new_id() -> String {
 
 /// Queues a handoff for delivery as soon as possible.
 pub async fn enqueue(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     id: &str,
     site_id: &str,
     contact_id: &str,
@@ -53,18 +56,39 @@ pub async fn enqueue(
     Ok(())
 }
 
-/// Handoffs whose next attempt is due, oldest first.
-pub async fn due(pool: &SqlitePool, now: i64, limit: u32) -> anyhow::Result<Vec<PendingHandoff>> {
-    let rows = sqlx::query(
-        "SELECT id, site_id, kind, payload, attempts FROM outbox
-         WHERE state = $1 AND next_attempt_at <= $2
-         ORDER BY next_attempt_at, created_at LIMIT $3",
-    )
-    .bind(PENDING)
-    .bind(now)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+/// Claims up to `limit` handoffs whose next attempt is due, for `lease_ms`: no
+/// other worker (in this process or another) takes them until the lease ends, so
+/// each attempt is made by one worker. A worker that dies leaves its claims to
+/// expire and be taken again.
+pub async fn claim_due(
+    store: &Store,
+    now: i64,
+    limit: i64,
+    lease_ms: i64,
+) -> anyhow::Result<Vec<PendingHandoff>> {
+    // PostgreSQL skips rows another transaction is claiming; SQLite has one writer.
+    let skip_locked = match store.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let query = format!(
+        "UPDATE outbox SET claimed_until = $3
+         WHERE id IN (
+             SELECT id FROM outbox
+             WHERE state = $4 AND next_attempt_at <= $1
+               AND (claimed_until IS NULL OR claimed_until < $1)
+             ORDER BY next_attempt_at, created_at LIMIT $2 {skip_locked})
+         RETURNING id, site_id, kind, payload, attempts"
+    );
+    let mut tx = store.begin().await?;
+    let rows = sqlx::query(&query)
+        .bind(now)
+        .bind(limit)
+        .bind(now + lease_ms)
+        .bind(PENDING)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
     rows.iter()
         .map(|row| {
             Ok(PendingHandoff {
@@ -79,7 +103,7 @@ pub async fn due(pool: &SqlitePool, now: i64, limit: u32) -> anyhow::Result<Vec<
 }
 
 /// When the next pending handoff is due, if any is pending.
-pub async fn next_due_at(pool: &SqlitePool) -> anyhow::Result<Option<i64>> {
+pub async fn next_due_at(pool: &AnyPool) -> anyhow::Result<Option<i64>> {
     let next: Option<i64> =
         sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = $1")
             .bind(PENDING)
@@ -90,13 +114,14 @@ pub async fn next_due_at(pool: &SqlitePool) -> anyhow::Result<Option<i64>> {
 
 /// Records a successful delivery.
 pub async fn mark_delivered(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     id: &str,
-    attempts: u32,
+    attempts: i64,
     now: i64,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE outbox SET state = $2, attempts = $3, delivered_at = $4, last_error = NULL
+        "UPDATE outbox
+         SET state = $2, attempts = $3, delivered_at = $4, last_error = NULL, claimed_until = NULL
          WHERE id = $1",
     )
     .bind(id)
@@ -110,9 +135,9 @@ pub async fn mark_delivered(
 
 /// Records a failed attempt: retried at `retry_at`, or dead when that is `None`.
 pub async fn mark_failed(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     id: &str,
-    attempts: u32,
+    attempts: i64,
     retry_at: Option<i64>,
     error: &str,
 ) -> anyhow::Result<()> {
@@ -121,7 +146,8 @@ pub async fn mark_failed(
         None => (DEAD, i64::MAX),
     };
     sqlx::query(
-        "UPDATE outbox SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5
+        "UPDATE outbox
+         SET state = $2, attempts = $3, next_attempt_at = $4, last_error = $5, claimed_until = NULL
          WHERE id = $1",
     )
     .bind(id)

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 /// The contact an earlier submission with this token identified, if any.
 pub async fn contact_for_token(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     token: &str,
 ) -> anyhow::Result<Option<String>> {
     Ok(
@@ -21,7 +21,7 @@ pub async fn contact_for_token(
 /// Records a submission.
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     token: &str,
     site_id: &str,
     form_id: &str,
