@@ -57,9 +57,12 @@ impl Server {
         config.server.demo_site = Some(root());
         let site = &mut config.sites[0];
         site.origins = vec![url.clone()];
-        let handoff = site.handoff.as_mut().context("the example has a handoff")?;
-        handoff.url = handoff_url.to_owned();
-        handoff.initial_backoff_ms = 200;
+        let webhook = site
+            .webhooks
+            .first_mut()
+            .context("the example has a webhook")?;
+        webhook.url = handoff_url.to_owned();
+        webhook.initial_backoff_ms = 200;
         config.validate()?;
 
         let state = AppState::new(config).await?;

@@ -26,5 +26,5 @@ pub use behaviour::{Behaviour, Trigger};
 pub use form::{FieldError, FieldKind, FormDefinition, FormField};
 pub use lead_definition::{LeadDefinition, Verdict};
 pub use profile::EngagementProfile;
-pub use stage::{Stage, StageError};
+pub use stage::{Role, Stage, StageError};
 pub use wire::{Event, EventBatch, EventDetail, Identification};

@@ -62,6 +62,70 @@ pub struct StageError {
 #[error("unknown stage `{0}`")]
 pub struct UnknownStage(pub String);
 
+/// What a person (or the system acting for them) is allowed to do with leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything people may do.
+    Admin,
+    /// Configures and reads; moves no lead.
+    Marketer,
+    /// The telephone qualification team: accepts or returns MQLs.
+    Qualification,
+    /// Sales: qualifies or returns SALs, closes SQLs as won or lost.
+    Sales,
+}
+
+/// A move a role may not make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the {role} role may not move a lead from {from} to {to}")]
+pub struct NotPermitted {
+    pub role: Role,
+    pub from: Stage,
+    pub to: Stage,
+}
+
+impl Role {
+    /// Whether this role may ask for the move. Moves the system makes (identifying,
+    /// qualifying by the lead definition) are nobody's to make by hand.
+    pub fn may_move(self, from: Stage, to: Stage) -> Result<(), NotPermitted> {
+        use Stage::*;
+        let permitted = match self {
+            Role::Admin => matches!((from, to), (Mql | Sal | Sql, _)),
+            Role::Marketer => false,
+            Role::Qualification => matches!((from, to), (Mql, Sal | Recycled)),
+            Role::Sales => matches!(
+                (from, to),
+                (Sal, Sql | Recycled) | (Sql, Customer | Recycled)
+            ),
+        };
+        if permitted || from == to {
+            Ok(())
+        } else {
+            Err(NotPermitted {
+                role: self,
+                from,
+                to,
+            })
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Marketer => "marketer",
+            Role::Qualification => "qualification",
+            Role::Sales => "sales",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(self.as_str())
+    }
+}
+
 /// Who moved a prospect.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
@@ -192,6 +256,30 @@ mod tests {
         ];
         for (from, to) in refused {
             assert!(from.check_move(to).is_err(), "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn who_may_move_what() {
+        let cases = [
+            (Role::Qualification, Mql, Sal, true),
+            (Role::Qualification, Mql, Recycled, true),
+            (Role::Qualification, Sal, Sql, false),
+            (Role::Sales, Sal, Sql, true),
+            (Role::Sales, Sql, Customer, true),
+            (Role::Sales, Sql, Recycled, true),
+            (Role::Sales, Mql, Sal, false),
+            (Role::Marketer, Mql, Sal, false),
+            (Role::Admin, Mql, Sal, true),
+            (Role::Admin, Known, Mql, false),
+            (Role::Admin, Inquiry, Known, false),
+        ];
+        for (role, from, to, expected) in cases {
+            assert_eq!(
+                role.may_move(from, to).is_ok(),
+                expected,
+                "{role}: {from} -> {to}"
+            );
         }
     }
 

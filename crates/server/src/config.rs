@@ -6,11 +6,13 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use headwater_core::{Behaviour, FieldKind, FormDefinition, LeadDefinition, Trigger};
+use headwater_core::{Behaviour, FieldKind, FormDefinition, LeadDefinition, Role, Stage, Trigger};
 use serde::{Deserialize, Serialize};
 
 /// Handoff secrets shorter than this are too easy to guess.
 const MIN_SECRET_LENGTH: usize = 16;
+/// API tokens are typed by machines; they can afford to be long.
+const MIN_TOKEN_LENGTH: usize = 24;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -19,6 +21,19 @@ pub struct Config {
     #[serde(default)]
     pub server: ServerConfig,
     pub sites: Vec<SiteConfig>,
+    /// Credentials of the systems and people that work leads through the API.
+    #[serde(default)]
+    pub api_tokens: Vec<ApiToken>,
+}
+
+/// A bearer token and the role it acts with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    /// Who acts: recorded as the actor of every stage change made with the token.
+    pub name: String,
+    pub role: Role,
+    pub token: String,
 }
 
 /// How the server runs.
@@ -48,14 +63,47 @@ pub struct SiteConfig {
     #[serde(default)]
     pub forms: Vec<FormDefinition>,
     pub lead_definition: LeadDefinition,
-    pub handoff: Option<HandoffConfig>,
+    /// Where handoffs go: each webhook receives the events it lists.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
-/// Where MQL handoffs go and how hard to try.
+/// What a webhook can be told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    /// A lead matched the lead definition: the handoff to the qualification team.
+    Mql,
+    Sal,
+    Sql,
+    Customer,
+    /// A lead was returned to marketing.
+    Recycled,
+}
+
+impl WebhookEvent {
+    /// The event announcing that a lead reached `stage`, if there is one.
+    pub fn for_stage(stage: Stage) -> Option<WebhookEvent> {
+        match stage {
+            Stage::Mql => Some(WebhookEvent::Mql),
+            Stage::Sal => Some(WebhookEvent::Sal),
+            Stage::Sql => Some(WebhookEvent::Sql),
+            Stage::Customer => Some(WebhookEvent::Customer),
+            Stage::Recycled => Some(WebhookEvent::Recycled),
+            Stage::Inquiry | Stage::Known => None,
+        }
+    }
+}
+
+/// A receiver of handoffs and how hard to try.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct HandoffConfig {
+pub struct WebhookConfig {
+    /// Names the webhook in the outbox and in logs.
+    pub name: String,
     pub url: String,
+    #[serde(default = "default_webhook_events")]
+    pub events: Vec<WebhookEvent>,
     /// Signs every delivery (HMAC-SHA256); share it with the receiver only.
     pub secret: String,
     #[serde(default = "default_max_attempts")]
@@ -130,7 +178,32 @@ impl Config {
             }
             site.validate(&key)?;
         }
+
+        let mut names = HashSet::new();
+        let mut tokens = HashSet::new();
+        for (index, token) in self.api_tokens.iter().enumerate() {
+            let key = format!("api_tokens[{index}]");
+            if token.name.is_empty() || !names.insert(token.name.as_str()) {
+                return Err(invalid(format!("{key}.name"), "must be present and unique"));
+            }
+            if token.token.len() < MIN_TOKEN_LENGTH || !tokens.insert(token.token.as_str()) {
+                return Err(invalid(
+                    format!("{key}.token"),
+                    format!("must be unique and at least {MIN_TOKEN_LENGTH} characters"),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The API token presented, if it is one of ours. Compares digests, so the time
+    /// taken says nothing about how much of a guess was right.
+    pub fn api_token(&self, presented: &str) -> Option<&ApiToken> {
+        use sha2::{Digest, Sha256};
+        let presented = Sha256::digest(presented.as_bytes());
+        self.api_tokens
+            .iter()
+            .find(|token| Sha256::digest(token.token.as_bytes()) == presented)
     }
 
     /// The site with this id.
@@ -194,27 +267,38 @@ impl SiteConfig {
             }
         }
 
-        if let Some(handoff) = &self.handoff {
-            if !(handoff.url.starts_with("http://") || handoff.url.starts_with("https://")) {
-                return Err(invalid(
-                    format!("{key}.handoff.url"),
-                    "must be an http(s) URL",
-                ));
+        let mut webhook_names = HashSet::new();
+        for (index, webhook) in self.webhooks.iter().enumerate() {
+            let at = format!("{key}.webhooks[{index}]");
+            if webhook.name.is_empty() || !webhook_names.insert(webhook.name.as_str()) {
+                return Err(invalid(format!("{at}.name"), "must be present and unique"));
             }
-            if handoff.secret.len() < MIN_SECRET_LENGTH {
+            if !(webhook.url.starts_with("http://") || webhook.url.starts_with("https://")) {
+                return Err(invalid(format!("{at}.url"), "must be an http(s) URL"));
+            }
+            if webhook.secret.len() < MIN_SECRET_LENGTH {
                 return Err(invalid(
-                    format!("{key}.handoff.secret"),
+                    format!("{at}.secret"),
                     format!("must be at least {MIN_SECRET_LENGTH} characters"),
                 ));
             }
-            if handoff.max_attempts == 0 {
-                return Err(invalid(
-                    format!("{key}.handoff.max_attempts"),
-                    "must be at least 1",
-                ));
+            if webhook.max_attempts == 0 {
+                return Err(invalid(format!("{at}.max_attempts"), "must be at least 1"));
             }
         }
         Ok(())
+    }
+
+    /// The webhooks that receive `event`.
+    pub fn webhooks_for(&self, event: WebhookEvent) -> impl Iterator<Item = &WebhookConfig> {
+        self.webhooks
+            .iter()
+            .filter(move |webhook| webhook.events.contains(&event))
+    }
+
+    /// The webhook with this name.
+    pub fn webhook(&self, name: &str) -> Option<&WebhookConfig> {
+        self.webhooks.iter().find(|webhook| webhook.name == name)
     }
 }
 
@@ -240,6 +324,10 @@ fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
         key: key.into(),
         problem: problem.into(),
     }
+}
+
+fn default_webhook_events() -> Vec<WebhookEvent> {
+    vec![WebhookEvent::Mql]
 }
 
 fn default_max_attempts() -> u32 {
@@ -284,7 +372,7 @@ mod tests {
         check_invalid(
             "secret = \"demo-handoff-secret-change-me\"",
             "secret = \"short\"",
-            "sites[0].handoff.secret: must be at least 16 characters",
+            "sites[0].webhooks[0].secret: must be at least 16 characters",
         );
         check_invalid(
             "\"http://localhost:8080\"",

@@ -25,6 +25,13 @@ pub enum ApiError {
     InvalidAnswers(Vec<FieldError>),
     #[error("not found")]
     NotFound,
+    #[error("a valid API token is needed: Authorization: Bearer <token>")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    /// The waterfall does not allow the move asked for.
+    #[error("{0}")]
+    RefusedMove(String),
     /// Our fault: logged in full, answered without detail.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -45,6 +52,9 @@ impl ApiError {
             ApiError::ForeignOrigin(_) => (StatusCode::FORBIDDEN, "foreign_origin"),
             ApiError::InvalidAnswers(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_answers"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::RefusedMove(_) => (StatusCode::CONFLICT, "refused_move"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -18,11 +18,13 @@ use sha2::Sha256;
 use tokio::sync::{Notify, watch};
 
 use crate::clock::{now_ms, rfc3339};
-use crate::config::{Config, HandoffConfig};
+use crate::config::{Config, SiteConfig, WebhookConfig, WebhookEvent};
 use crate::store::Store;
 use crate::store::contacts::Contact;
 use crate::store::outbox::{self, PendingHandoff};
+use headwater_core::stage::{Actor, Stage};
 use headwater_core::{Event, EventDetail, Verdict};
+use sqlx::AnyConnection;
 
 pub const SIGNATURE_HEADER: &str = "headwater-signature";
 pub const EVENT_HEADER: &str = "headwater-event";
@@ -37,16 +39,54 @@ const POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// A claimed handoff stays with its worker for the delivery timeout plus this.
 const LEASE_MARGIN_MS: u64 = 30_000;
 
-/// The body of a handoff for a contact that reached a stage.
-pub fn payload(
-    id: &str,
-    kind: &str,
-    contact: &Contact,
-    verdict: &Verdict,
-    events: &[Event],
+/// A stage change to tell webhooks about.
+pub struct Announcement<'a> {
+    pub event: WebhookEvent,
+    pub contact: &'a Contact,
+    pub from: Stage,
+    pub actor: &'a Actor,
+    pub reason: &'a str,
+    /// The verdict the lead was judged on, when it has one.
+    pub verdict: Option<&'a Verdict>,
+    /// The contact's events, oldest first; the latest ones travel with the handoff.
+    pub events: &'a [Event],
+}
+
+/// Queues the announcement for every webhook of the site that listens for it, one
+/// outbox row (and id) each. Returns how many were queued.
+pub async fn enqueue(
+    connection: &mut AnyConnection,
+    site: &SiteConfig,
+    announcement: &Announcement<'_>,
     now: i64,
-) -> Value {
-    let recent: Vec<Value> = events
+) -> anyhow::Result<usize> {
+    let mut queued = 0;
+    for webhook in site.webhooks_for(announcement.event) {
+        let id = outbox::new_id();
+        let body = payload(&id, announcement, now).to_string();
+        let kind = event_name(announcement.event);
+        let contact = &announcement.contact.id;
+        outbox::enqueue(
+            connection,
+            &id,
+            &site.id,
+            &webhook.name,
+            contact,
+            kind,
+            &body,
+            now,
+        )
+        .await?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// The body of a handoff.
+pub fn payload(id: &str, announcement: &Announcement<'_>, now: i64) -> Value {
+    let contact = announcement.contact;
+    let recent: Vec<Value> = announcement
+        .events
         .iter()
         .rev()
         .take(RECENT_EVENTS)
@@ -66,11 +106,18 @@ pub fn payload(
         })
         .collect();
     let answer = |name: &str| contact.answers.get(name).cloned();
+    let verdict = announcement.verdict;
     json!({
         "id": id,
-        "event": kind,
+        "event": event_name(announcement.event),
         "site": contact.site_id,
         "occurred_at": rfc3339(now),
+        "stage_change": {
+            "from": announcement.from,
+            "to": contact.stage,
+            "actor": announcement.actor.to_string(),
+            "reason": announcement.reason,
+        },
         "contact": {
             "id": contact.id,
             "email": contact.email,
@@ -79,10 +126,22 @@ pub fn payload(
             "answers": contact.answers,
         },
         "company": { "name": answer("company"), "size": answer("company_size") },
-        "score": { "fit": verdict.fit, "engagement": verdict.engagement },
-        "explanation": { "summary": verdict.to_string(), "reasons": verdict.reasons },
+        "score": verdict.map(|verdict| json!({ "fit": verdict.fit, "engagement": verdict.engagement })),
+        "explanation": verdict.map(|verdict| {
+            json!({ "summary": verdict.to_string(), "reasons": verdict.reasons })
+        }),
         "recent_behaviour": recent,
     })
+}
+
+fn event_name(event: WebhookEvent) -> &'static str {
+    match event {
+        WebhookEvent::Mql => "mql",
+        WebhookEvent::Sal => "sal",
+        WebhookEvent::Sql => "sql",
+        WebhookEvent::Customer => "customer",
+        WebhookEvent::Recycled => "recycled",
+    }
 }
 
 /// The `Headwater-Signature` value for a body sent at `timestamp` (Unix seconds).
@@ -100,7 +159,7 @@ pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
 
 /// The delay before attempt `attempts + 1`: doubling from the initial delay up to
 /// the cap, then jittered down by up to half so that retries spread out.
-pub fn backoff_ms(handoff: &HandoffConfig, attempts: u32, jitter: f64) -> u64 {
+pub fn backoff_ms(handoff: &WebhookConfig, attempts: u32, jitter: f64) -> u64 {
     let doubling = 1u64
         .checked_shl(attempts.saturating_sub(1))
         .unwrap_or(u64::MAX);
@@ -153,8 +212,8 @@ async fn deliver_due(
     let longest_timeout = config
         .sites
         .iter()
-        .filter_map(|site| site.handoff.as_ref())
-        .map(|handoff| handoff.timeout_ms)
+        .flat_map(|site| &site.webhooks)
+        .map(|webhook| webhook.timeout_ms)
         .max()
         .unwrap_or(0);
     let lease = i64::try_from(longest_timeout + LEASE_MARGIN_MS).unwrap_or(i64::MAX / 4);
@@ -175,25 +234,28 @@ async fn deliver(
         "handoff",
         id = %handoff.id,
         site = %handoff.site_id,
-        kind = %handoff.kind
+        kind = %handoff.kind,
+        webhook = handoff.webhook.as_deref().unwrap_or("")
     );
     let _entered = span.enter();
     let attempts = handoff.attempts + 1;
-    let Some(target) = config
-        .site(&handoff.site_id)
-        .and_then(|site| site.handoff.as_ref())
-    else {
+    let site = config.site(&handoff.site_id);
+    let target = site.and_then(|site| match &handoff.webhook {
+        Some(name) => site.webhook(name),
+        None => site.webhooks.first(),
+    });
+    let Some(target) = target else {
         let mut tx = store.begin().await?;
         outbox::mark_failed(
             &mut tx,
             &handoff.id,
             attempts,
             None,
-            "the site has no handoff URL",
+            "the webhook is no longer configured",
         )
         .await?;
         tx.commit().await?;
-        tracing::warn!("handoff dead: the site has no handoff URL configured");
+        tracing::warn!("handoff dead: its webhook is no longer configured");
         return Ok(());
     };
 
@@ -241,8 +303,10 @@ async fn deliver(
 mod tests {
     use super::*;
 
-    fn handoff() -> HandoffConfig {
-        HandoffConfig {
+    fn handoff() -> WebhookConfig {
+        WebhookConfig {
+            name: "crm".into(),
+            events: vec![WebhookEvent::Mql],
             url: "http://127.0.0.1:9/".into(),
             secret: "0123456789abcdef".into(),
             max_attempts: 5,

@@ -1,18 +1,35 @@
 //! The lead engine: evaluates a contact against its site's lead definition after
 //! every identification and every batch, stores the verdict with its explanation,
-//! and promotes a matching contact to MQL with its handoff, in one transaction.
+//! and promotes a matching contact to MQL; and the moves people make through the
+//! waterfall after that. A stage change and the handoffs announcing it are
+//! written in one transaction.
 
 use headwater_core::stage::{Actor, Move, Stage};
 use headwater_core::{EngagementProfile, Verdict};
+use serde::Serialize;
 
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::clock::now_ms;
-use crate::config::SiteConfig;
-use crate::handoff;
-use crate::store::{self, contacts, events, outbox};
+use crate::config::{SiteConfig, WebhookEvent};
+use crate::error::ApiError;
+use crate::handoff::{self, Announcement};
+use crate::store::{self, Tx, contacts, events};
+
+/// What a move asked through the API did.
+#[derive(Debug, Serialize)]
+pub struct MoveOutcome {
+    pub contact_id: String,
+    pub stage: Stage,
+    /// False when the lead was already in the stage asked for.
+    pub changed: bool,
+}
 
 /// Evaluates the contact and promotes it if it qualifies. Anonymous contacts have
 /// nothing to evaluate and return `None`.
+///
+/// A recycled contact is judged on the engagement it showed since it was
+/// returned to marketing: it must earn the threshold again.
 pub async fn evaluate(
     state: &AppState,
     site: &SiteConfig,
@@ -30,42 +47,38 @@ pub async fn evaluate(
     if contact.email.is_none() {
         return Ok(None);
     }
-    let history = events::of_contact(&mut tx, contact_id).await?;
+    let since = if contact.stage == Stage::Recycled {
+        contact.recycled_at
+    } else {
+        None
+    };
+    let history = events::of_contact(&mut tx, contact_id, since).await?;
     let profile = EngagementProfile::from_events(&history, &site.behaviours);
     let verdict = site.lead_definition.evaluate(&contact.answers, &profile);
     contacts::save_verdict(&mut tx, contact_id, &verdict, now).await?;
 
     let promote = verdict.mql && matches!(contact.stage, Stage::Known | Stage::Recycled);
-    let mut queued = false;
+    let mut queued = 0;
     if promote {
         let reason = verdict.to_string();
-        let step = contacts::move_stage(
-            &mut tx,
-            &contact,
-            Stage::Mql,
-            &Actor::LeadDefinition,
-            &reason,
-            now,
-        )
-        .await??;
-        if step == Move::To(Stage::Mql) && site.handoff.is_some() {
-            let id = outbox::new_id();
+        let actor = Actor::LeadDefinition;
+        let step =
+            contacts::move_stage(&mut tx, &contact, Stage::Mql, &actor, &reason, now).await??;
+        if step == Move::To(Stage::Mql) {
             let promoted = contacts::Contact {
                 stage: Stage::Mql,
-                ..contact
+                ..contact.clone()
             };
-            let body = handoff::payload(&id, "mql", &promoted, &verdict, &history, now);
-            outbox::enqueue(
-                &mut tx,
-                &id,
-                &site.id,
-                contact_id,
-                "mql",
-                &body.to_string(),
-                now,
-            )
-            .await?;
-            queued = true;
+            let announcement = Announcement {
+                event: WebhookEvent::Mql,
+                contact: &promoted,
+                from: contact.stage,
+                actor: &actor,
+                reason: &reason,
+                verdict: Some(&verdict),
+                events: &history,
+            };
+            queued = handoff::enqueue(&mut tx, site, &announcement, now).await?;
         }
     }
     tx.commit().await?;
@@ -77,8 +90,96 @@ pub async fn evaluate(
         promoted = promote,
         "lead evaluated"
     );
-    if queued {
+    if queued > 0 {
         state.wake_handoffs();
     }
     Ok(Some(verdict))
+}
+
+/// Moves a lead on behalf of a person or system with an API token: checks that the
+/// waterfall allows the move (409 otherwise, changing nothing), that the caller's
+/// role may make it (403), records it with the caller as actor, and announces it
+/// to the webhooks that listen. Asking for the stage the lead is in is a no-op.
+pub async fn move_by_person(
+    state: &AppState,
+    caller: &Caller,
+    contact_id: &str,
+    to: Stage,
+    reason: &str,
+) -> Result<MoveOutcome, ApiError> {
+    let now = now_ms();
+    let mut tx = state.store().begin().await?;
+    store::lock(&mut tx, &format!("contact {contact_id}")).await?;
+    let contact = contacts::find(&mut tx, contact_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+
+    let refused = |error: headwater_core::StageError| ApiError::RefusedMove(error.to_string());
+    let step = contact.stage.check_move(to).map_err(refused)?;
+    if step == Move::AlreadyThere {
+        return Ok(MoveOutcome {
+            contact_id: contact.id,
+            stage: to,
+            changed: false,
+        });
+    }
+    caller
+        .role
+        .may_move(contact.stage, to)
+        .map_err(|error| ApiError::Forbidden(error.to_string()))?;
+    if to == Stage::Recycled && reason.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "returning a lead to marketing needs a reason".into(),
+        ));
+    }
+
+    let actor = Actor::Person(caller.name.clone());
+    contacts::move_stage(&mut tx, &contact, to, &actor, reason, now)
+        .await?
+        .map_err(refused)?;
+    let queued = announce(&mut tx, state, &contact, to, &actor, reason, now).await?;
+    tx.commit().await?;
+    tracing::info!(contact = %contact.id, to = %to, by = %caller.name, "lead moved by a person");
+    if queued > 0 {
+        state.wake_handoffs();
+    }
+    Ok(MoveOutcome {
+        contact_id: contact.id,
+        stage: to,
+        changed: true,
+    })
+}
+
+/// Queues the handoffs that announce a person's move, if any webhook listens.
+async fn announce(
+    tx: &mut Tx,
+    state: &AppState,
+    contact: &contacts::Contact,
+    to: Stage,
+    actor: &Actor,
+    reason: &str,
+    now: i64,
+) -> anyhow::Result<usize> {
+    let site = state.config().site(&contact.site_id);
+    let (Some(event), Some(site)) = (WebhookEvent::for_stage(to), site) else {
+        return Ok(0);
+    };
+    if site.webhooks_for(event).next().is_none() {
+        return Ok(0);
+    }
+    let history = events::of_contact(tx, &contact.id, None).await?;
+    let moved = contacts::Contact {
+        stage: to,
+        ..contact.clone()
+    };
+    let announcement = Announcement {
+        event,
+        contact: &moved,
+        from: contact.stage,
+        actor,
+        reason,
+        verdict: contact.verdict.as_ref(),
+        events: &history,
+    };
+    handoff::enqueue(tx, site, &announcement, now).await
 }

@@ -12,6 +12,7 @@ pub mod handoff;
 pub mod store;
 
 mod app;
+mod auth;
 mod clock;
 mod error;
 mod leads;

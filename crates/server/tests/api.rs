@@ -49,6 +49,11 @@ on_both_backends!(
     a_double_submit_is_processed_once,
     a_second_device_is_stitched_to_the_existing_contact,
     the_public_site_configuration_holds_no_secrets,
+    a_lead_goes_down_the_whole_waterfall,
+    moves_outside_the_model_or_the_role_are_refused_and_leave_no_trace,
+    a_recycled_lead_must_earn_the_threshold_again,
+    a_contact_can_be_exported_and_erased,
+    handoffs_can_be_listed_and_replayed,
 );
 
 /// A fresh, empty PostgreSQL database for one test.
@@ -114,7 +119,9 @@ async fn bench(backend: Backend) -> Bench {
         Backend::Postgres => fresh_postgres().await,
     };
     config.server.demo_site = None;
-    config.sites[0].handoff = None;
+    let webhook = &mut config.sites[0].webhooks[0];
+    // Nobody listens there; these tests look at the outbox, not at deliveries.
+    webhook.url = "http://127.0.0.1:9/".into();
     let state = AppState::new(config).await.unwrap();
     Bench {
         app: app(state.clone()),
@@ -438,4 +445,461 @@ async fn the_public_site_configuration_holds_no_secrets(backend: Backend) {
     assert_eq!(config["forms"][0]["id"], "demo_request");
     assert!(config.get("lead_definition").is_none());
     assert!(config.get("handoff").is_none());
+}
+
+const ADMIN: &str = "demo-admin-token-change-me-0001";
+const QUALIFICATION: &str = "demo-qualification-token-change-me";
+const SALES: &str = "demo-sales-token-change-me-000001";
+
+impl Bench {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let body = if body.is_null() {
+            Body::empty()
+        } else {
+            Body::from(body.to_string())
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    async fn move_lead(
+        &self,
+        contact: &str,
+        token: &str,
+        to: &str,
+        reason: &str,
+    ) -> (StatusCode, Value) {
+        let body = json!({ "to": to, "reason": reason });
+        self.call(
+            "POST",
+            &format!("/api/v1/contacts/{contact}/stage"),
+            Some(token),
+            body,
+        )
+        .await
+    }
+
+    async fn stages(&self, contact: &str) -> Vec<(String, String)> {
+        sqlx::query_as(
+            "SELECT to_stage, actor FROM stage_changes WHERE contact_id = $1 ORDER BY id",
+        )
+        .bind(contact)
+        .fetch_all(self.state.store().reader())
+        .await
+        .unwrap()
+    }
+
+    /// A visitor who browses enough and identifies with a matching profile: an MQL.
+    async fn mql(&self, visitor: &str, email: &str) -> String {
+        let pages = ["/", "/www/product.html", "/www/pricing.html"];
+        let mut events: Vec<Value> = pages
+            .iter()
+            .map(|page| {
+                let mut event = page_view(&new_id());
+                event["url"] = json!(format!("{ORIGIN}{page}"));
+                event
+            })
+            .collect();
+        events.push(event(
+            &new_id(),
+            json!({"kind": "engagement", "engaged_ms": 30000, "scroll_depth": 100}),
+        ));
+        events.push(event(
+            &new_id(),
+            json!({"kind": "click", "behaviour": "request_demo_click"}),
+        ));
+        assert_eq!(
+            self.post("/api/v1/events", batch(visitor, events).to_string())
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let identify = identification(visitor, &new_id(), email).to_string();
+        assert_eq!(
+            self.post("/api/v1/identify", identify).await.0,
+            StatusCode::OK
+        );
+        let (id, stage): (String, String) =
+            sqlx::query_as("SELECT id, stage FROM contacts WHERE email = $1")
+                .bind(email)
+                .fetch_one(self.state.store().reader())
+                .await
+                .unwrap();
+        assert_eq!(stage, "mql");
+        id
+    }
+}
+
+fn new_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "00000000-0000-4000-8000-{:012x}",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn a_lead_goes_down_the_whole_waterfall(backend: Backend) {
+    let bench = bench(backend).await;
+    let contact = bench.mql(VISITOR, "ana@northwind.example").await;
+
+    let accepted = bench
+        .move_lead(
+            &contact,
+            QUALIFICATION,
+            "sal",
+            "budget and timing confirmed",
+        )
+        .await;
+    assert_eq!(
+        accepted,
+        (
+            StatusCode::OK,
+            json!({"contact_id": contact, "stage": "sal", "changed": true})
+        )
+    );
+    let again = bench
+        .move_lead(&contact, QUALIFICATION, "sal", "clicked twice")
+        .await;
+    assert_eq!(again.1["changed"], false, "a repeated move is a no-op");
+    assert_eq!(
+        bench
+            .move_lead(&contact, SALES, "sql", "demo went well")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        bench
+            .move_lead(&contact, SALES, "customer", "signed")
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    let expected = [
+        ("inquiry", "visitor"),
+        ("known", "visitor"),
+        ("mql", "lead-definition"),
+        ("sal", "person:call-centre"),
+        ("sql", "person:sales-team"),
+        ("customer", "person:sales-team"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(s, a)| (s.to_string(), a.to_string()))
+        .collect();
+    assert_eq!(bench.stages(&contact).await, expected);
+
+    let (status, page) = bench
+        .call(
+            "GET",
+            "/api/v1/contacts?site=demo&stage=customer",
+            Some(SALES),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["leads"][0]["id"], contact.as_str());
+    let (status, shown) = bench
+        .call(
+            "GET",
+            &format!("/api/v1/contacts/{contact}"),
+            Some(SALES),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["stage_history"].as_array().unwrap().len(), 6);
+    assert_eq!(shown["contact"]["verdict"]["mql"], true);
+
+    // Each stage after MQL was announced to the webhook that listens for it.
+    let kinds: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM outbox ORDER BY created_at, kind")
+            .fetch_all(bench.state.store().reader())
+            .await
+            .unwrap();
+    assert_eq!(kinds, ["mql", "sal", "sql", "customer"]);
+}
+
+async fn moves_outside_the_model_or_the_role_are_refused_and_leave_no_trace(backend: Backend) {
+    let bench = bench(backend).await;
+    let contact = bench.mql(VISITOR, "ana@northwind.example").await;
+    let before = bench.stages(&contact).await;
+
+    let cases = [
+        (
+            Some(ADMIN),
+            "customer",
+            "skip ahead",
+            StatusCode::CONFLICT,
+            "refused_move",
+        ),
+        (
+            Some(ADMIN),
+            "known",
+            "",
+            StatusCode::CONFLICT,
+            "refused_move",
+        ),
+        (
+            Some(SALES),
+            "sal",
+            "not mine to accept",
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            Some(QUALIFICATION),
+            "recycled",
+            "  ",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            Some("not-a-token-of-ours-at-all"),
+            "sal",
+            "",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+        (None, "sal", "", StatusCode::UNAUTHORIZED, "unauthorized"),
+    ];
+    for (token, to, reason, status, code) in cases {
+        let body = json!({ "to": to, "reason": reason });
+        let (actual, reply) = bench
+            .call(
+                "POST",
+                &format!("/api/v1/contacts/{contact}/stage"),
+                token,
+                body,
+            )
+            .await;
+        assert_eq!(
+            (actual, reply["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{to} with {token:?}"
+        );
+    }
+    let (status, _) = bench.move_lead("no-such-contact", ADMIN, "sal", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = bench
+        .call(
+            "POST",
+            &format!("/api/v1/contacts/{contact}/stage"),
+            Some(ADMIN),
+            json!({"to": "lead"}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an unknown stage is refused"
+    );
+
+    assert_eq!(
+        bench.stages(&contact).await,
+        before,
+        "refused moves record nothing"
+    );
+    let stage: String = sqlx::query_scalar("SELECT stage FROM contacts WHERE id = $1")
+        .bind(&contact)
+        .fetch_one(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(stage, "mql");
+}
+
+async fn a_recycled_lead_must_earn_the_threshold_again(backend: Backend) {
+    let bench = bench(backend).await;
+    let contact = bench.mql(VISITOR, "ana@northwind.example").await;
+    let (status, _) = bench
+        .move_lead(&contact, QUALIFICATION, "recycled", "no budget this year")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Old engagement no longer counts: one new page view is not enough.
+    bench
+        .post(
+            "/api/v1/events",
+            batch(VISITOR, vec![page_view(&new_id())]).to_string(),
+        )
+        .await;
+    let stage = |bench: &Bench| {
+        let contact = contact.clone();
+        let pool = bench.state.store().reader().clone();
+        async move {
+            let stage: String = sqlx::query_scalar("SELECT stage FROM contacts WHERE id = $1")
+                .bind(&contact)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            stage
+        }
+    };
+    assert_eq!(stage(&bench).await, "recycled");
+
+    let mut pricing = page_view(&new_id());
+    pricing["url"] = json!(format!("{ORIGIN}/www/pricing.html"));
+    let events = vec![
+        pricing,
+        page_view(&new_id()),
+        event(
+            &new_id(),
+            json!({"kind": "engagement", "engaged_ms": 30000, "scroll_depth": 100}),
+        ),
+        event(
+            &new_id(),
+            json!({"kind": "click", "behaviour": "request_demo_click"}),
+        ),
+    ];
+    bench
+        .post("/api/v1/events", batch(VISITOR, events).to_string())
+        .await;
+    assert_eq!(
+        stage(&bench).await,
+        "mql",
+        "new engagement crossed the threshold again"
+    );
+    let reasons: Vec<String> =
+        sqlx::query_scalar("SELECT reason FROM stage_changes WHERE contact_id = $1 ORDER BY id")
+            .bind(&contact)
+            .fetch_all(bench.state.store().reader())
+            .await
+            .unwrap();
+    assert_eq!(reasons[3], "no budget this year");
+    assert_eq!(reasons.len(), 5);
+}
+
+async fn a_contact_can_be_exported_and_erased(backend: Backend) {
+    let bench = bench(backend).await;
+    let contact = bench.mql(VISITOR, "ana@northwind.example").await;
+    let other = bench
+        .mql(
+            "12121212-1212-4212-8212-121212121212",
+            "bob@contoso.example",
+        )
+        .await;
+
+    let path = format!("/api/v1/contacts/{contact}/export");
+    assert_eq!(
+        bench.call("GET", &path, Some(SALES), Value::Null).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, export) = bench.call("GET", &path, Some(ADMIN), Value::Null).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(export["contact"]["email"], "ana@northwind.example");
+    assert_eq!(export["events"].as_array().unwrap().len(), 5);
+    assert_eq!(export["visitors"][0]["id"], VISITOR);
+    assert_eq!(export["submissions"][0]["answers"]["name"], "Ana Pérez");
+    assert_eq!(export["stage_history"].as_array().unwrap().len(), 3);
+
+    let erase = format!("/api/v1/contacts/{contact}");
+    assert_eq!(
+        bench
+            .call("DELETE", &erase, Some(QUALIFICATION), Value::Null)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        bench
+            .call("DELETE", &erase, Some(ADMIN), Value::Null)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        bench.call("GET", &path, Some(ADMIN), Value::Null).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        bench
+            .call("DELETE", &erase, Some(ADMIN), Value::Null)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    for table in ["contacts", "visitors", "submissions"] {
+        assert_eq!(
+            bench.count(table).await,
+            1,
+            "only the other contact's {table} remain"
+        );
+    }
+    assert_eq!(bench.count("events").await, 5);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM stage_changes WHERE contact_id <> $1")
+        .bind(&other)
+        .fetch_one(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+async fn handoffs_can_be_listed_and_replayed(backend: Backend) {
+    let bench = bench(backend).await;
+    bench.mql(VISITOR, "ana@northwind.example").await;
+    let id: String = sqlx::query_scalar("SELECT id FROM outbox")
+        .fetch_one(bench.state.store().reader())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET state = 'dead', attempts = 12 WHERE id = $1")
+        .bind(&id)
+        .execute(bench.state.store().reader())
+        .await
+        .unwrap();
+
+    let (status, dead) = bench
+        .call(
+            "GET",
+            "/api/v1/handoffs?state=dead",
+            Some(ADMIN),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dead["handoffs"][0]["id"], id.as_str());
+    let replay = format!("/api/v1/handoffs/{id}/replay");
+    assert_eq!(
+        bench
+            .call("POST", &replay, Some(SALES), Value::Null)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        bench
+            .call("POST", &replay, Some(ADMIN), Value::Null)
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    let (state, attempts): (String, i64) =
+        sqlx::query_as("SELECT state, attempts FROM outbox WHERE id = $1")
+            .bind(&id)
+            .fetch_one(bench.state.store().reader())
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), attempts), ("pending", 0));
+    let missing = "/api/v1/handoffs/no-such-handoff/replay";
+    assert_eq!(
+        bench
+            .call("POST", missing, Some(ADMIN), Value::Null)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -75,6 +75,6 @@ fn verify(state: &AppState, signature: &str, body: &[u8]) -> bool {
         .config()
         .sites
         .iter()
-        .filter_map(|site| site.handoff.as_ref())
-        .any(|handoff| sign(&handoff.secret, timestamp, body) == signature)
+        .flat_map(|site| &site.webhooks)
+        .any(|webhook| sign(&webhook.secret, timestamp, body) == signature)
 }

@@ -28,6 +28,22 @@ pub struct Contact {
     pub engagement_score: i64,
     pub verdict: Option<Verdict>,
     pub created_at: i64,
+    /// When it was last returned to marketing; engagement before this no longer
+    /// counts towards qualifying it again.
+    pub recycled_at: Option<i64>,
+    pub stage_changed_at: Option<i64>,
+}
+
+/// A line of the pull API: a lead and where it stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadSummary {
+    pub id: String,
+    pub site_id: String,
+    pub email: Option<String>,
+    pub stage: String,
+    pub fit_score: i64,
+    pub engagement_score: i64,
+    pub stage_changed_at: Option<i64>,
 }
 
 /// One recorded move through the waterfall.
@@ -156,16 +172,24 @@ pub async fn identify(
 
 /// Loads a contact by id.
 pub async fn load(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Contact> {
+    find(connection, id)
+        .await?
+        .with_context(|| format!("no contact {id}"))
+}
+
+/// Loads a contact by id, if there is one.
+pub async fn find(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Option<Contact>> {
     let row = sqlx::query(
         "SELECT id, site_id, email, answers, stage, fit_score, engagement_score, verdict,
-                created_at
+                created_at, recycled_at, stage_changed_at
          FROM contacts WHERE id = $1",
     )
     .bind(id)
-    .fetch_one(&mut *connection)
+    .fetch_optional(&mut *connection)
     .await?;
+    let Some(row) = row else { return Ok(None) };
     let verdict: Option<String> = row.try_get("verdict")?;
-    Ok(Contact {
+    Ok(Some(Contact {
         id: row.try_get("id")?,
         site_id: row.try_get("site_id")?,
         email: row.try_get("email")?,
@@ -175,7 +199,45 @@ pub async fn load(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Co
         engagement_score: row.try_get("engagement_score")?,
         verdict: verdict.as_deref().map(serde_json::from_str).transpose()?,
         created_at: row.try_get("created_at")?,
-    })
+        recycled_at: row.try_get("recycled_at")?,
+        stage_changed_at: row.try_get("stage_changed_at")?,
+    }))
+}
+
+/// Leads of a site, optionally in one stage, whose stage changed after `since`,
+/// oldest change first: what a CRM polls for.
+pub async fn changed_since(
+    connection: &mut AnyConnection,
+    site_id: &str,
+    stage: Option<Stage>,
+    since: i64,
+    limit: i64,
+) -> anyhow::Result<Vec<LeadSummary>> {
+    let rows = sqlx::query(
+        "SELECT id, site_id, email, stage, fit_score, engagement_score, stage_changed_at
+         FROM contacts
+         WHERE site_id = $1 AND ($2 = '' OR stage = $2) AND stage_changed_at > $3
+         ORDER BY stage_changed_at, id LIMIT $4",
+    )
+    .bind(site_id)
+    .bind(stage.map_or("", Stage::as_str))
+    .bind(since)
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(LeadSummary {
+                id: row.try_get("id")?,
+                site_id: row.try_get("site_id")?,
+                email: row.try_get("email")?,
+                stage: row.try_get("stage")?,
+                fit_score: row.try_get("fit_score")?,
+                engagement_score: row.try_get("engagement_score")?,
+                stage_changed_at: row.try_get("stage_changed_at")?,
+            })
+        })
+        .collect()
 }
 
 /// Stores the latest verdict and its scores.
@@ -214,12 +276,22 @@ pub async fn move_stage(
         let span =
             tracing::info_span!("stage_change", contact = %contact.id, from = %contact.stage, %to);
         let _entered = span.enter();
-        sqlx::query("UPDATE contacts SET stage = $2, updated_at = $3 WHERE id = $1")
-            .bind(&contact.id)
-            .bind(to.as_str())
-            .bind(now)
-            .execute(&mut *connection)
-            .await?;
+        let recycled_at = if to == Stage::Recycled {
+            Some(now)
+        } else {
+            contact.recycled_at
+        };
+        sqlx::query(
+            "UPDATE contacts SET stage = $2, updated_at = $3, stage_changed_at = $3,
+                                 recycled_at = $4
+             WHERE id = $1",
+        )
+        .bind(&contact.id)
+        .bind(to.as_str())
+        .bind(now)
+        .bind(recycled_at)
+        .execute(&mut *connection)
+        .await?;
         record_change(
             connection,
             &contact.id,
@@ -264,8 +336,8 @@ pub async fn stage_history(
 async fn create(connection: &mut AnyConnection, site_id: &str, now: i64) -> anyhow::Result<String> {
     let id = Uuid::new_v4().to_string();
     sqlx::query(
-        "INSERT INTO contacts (id, site_id, stage, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $4)",
+        "INSERT INTO contacts (id, site_id, stage, created_at, updated_at, stage_changed_at)
+         VALUES ($1, $2, $3, $4, $4, $4)",
     )
     .bind(&id)
     .bind(site_id)

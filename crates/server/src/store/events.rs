@@ -52,18 +52,21 @@ pub async fn insert_batch(
     Ok(outcome)
 }
 
-/// Every event of every visitor stitched to the contact, oldest first.
+/// Every event of every visitor stitched to the contact that happened after
+/// `since` (all of them for `None`), oldest first.
 pub async fn of_contact(
     connection: &mut AnyConnection,
     contact_id: &str,
+    since: Option<i64>,
 ) -> anyhow::Result<Vec<Event>> {
     let bodies: Vec<String> = sqlx::query_scalar(
         "SELECT e.body FROM events e
          JOIN visitors v ON v.site_id = e.site_id AND v.id = e.visitor_id
-         WHERE v.contact_id = $1
+         WHERE v.contact_id = $1 AND e.occurred_at > $2
          ORDER BY e.occurred_at, e.id",
     )
     .bind(contact_id)
+    .bind(since.unwrap_or(i64::MIN))
     .fetch_all(&mut *connection)
     .await?;
     bodies

@@ -13,6 +13,7 @@
 pub mod contacts;
 pub mod events;
 pub mod outbox;
+pub mod privacy;
 pub mod submissions;
 
 use std::time::Duration;

@@ -14,6 +14,8 @@ pub struct PendingHandoff {
     /// Also the idempotency key the receiver sees.
     pub id: String,
     pub site_id: String,
+    /// The configured webhook it goes to (absent on rows older than webhooks).
+    pub webhook: Option<String>,
     pub kind: String,
     pub payload: String,
     pub attempts: i64,
@@ -30,10 +32,12 @@ pub fn new_id() -> String {
 }
 
 /// Queues a handoff for delivery as soon as possible.
+#[allow(clippy::too_many_arguments)]
 pub async fn enqueue(
     connection: &mut AnyConnection,
     id: &str,
     site_id: &str,
+    webhook: &str,
     contact_id: &str,
     kind: &str,
     payload: &str,
@@ -41,8 +45,8 @@ pub async fn enqueue(
 ) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO outbox
-             (id, site_id, contact_id, kind, payload, state, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+             (id, site_id, contact_id, kind, payload, state, next_attempt_at, created_at, webhook)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)",
     )
     .bind(id)
     .bind(site_id)
@@ -51,6 +55,7 @@ pub async fn enqueue(
     .bind(payload)
     .bind(PENDING)
     .bind(now)
+    .bind(webhook)
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -78,7 +83,7 @@ pub async fn claim_due(
              WHERE state = $4 AND next_attempt_at <= $1
                AND (claimed_until IS NULL OR claimed_until < $1)
              ORDER BY next_attempt_at, created_at LIMIT $2 {skip_locked})
-         RETURNING id, site_id, kind, payload, attempts"
+         RETURNING id, site_id, webhook, kind, payload, attempts"
     );
     let mut tx = store.begin().await?;
     let rows = sqlx::query(&query)
@@ -94,6 +99,7 @@ pub async fn claim_due(
             Ok(PendingHandoff {
                 id: row.try_get("id")?,
                 site_id: row.try_get("site_id")?,
+                webhook: row.try_get("webhook")?,
                 kind: row.try_get("kind")?,
                 payload: row.try_get("payload")?,
                 attempts: row.try_get("attempts")?,
@@ -158,4 +164,54 @@ pub async fn mark_failed(
     .execute(&mut *connection)
     .await?;
     Ok(())
+}
+
+/// Sends a delivered or dead handoff again, with the same id (so a receiver that
+/// keeps idempotency keys ignores it if it already has it) and a fresh allowance
+/// of attempts. Returns false if there is no such handoff.
+pub async fn replay(connection: &mut AnyConnection, id: &str, now: i64) -> anyhow::Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE outbox SET state = $2, attempts = 0, next_attempt_at = $3, claimed_until = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(PENDING)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Handoffs in a state (`pending`, `delivered`, `dead`), newest first.
+pub async fn in_state(
+    connection: &mut AnyConnection,
+    state: &str,
+    limit: i64,
+) -> anyhow::Result<Vec<serde_json::Value>> {
+    let rows = sqlx::query(
+        "SELECT id, site_id, webhook, contact_id, kind, state, attempts, last_error, created_at,
+                delivered_at
+         FROM outbox WHERE state = $1 ORDER BY created_at DESC LIMIT $2",
+    )
+    .bind(state)
+    .bind(limit)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(serde_json::json!({
+                "id": row.try_get::<String, _>("id")?,
+                "site": row.try_get::<String, _>("site_id")?,
+                "webhook": row.try_get::<Option<String>, _>("webhook")?,
+                "contact_id": row.try_get::<String, _>("contact_id")?,
+                "event": row.try_get::<String, _>("kind")?,
+                "state": row.try_get::<String, _>("state")?,
+                "attempts": row.try_get::<i64, _>("attempts")?,
+                "last_error": row.try_get::<Option<String>, _>("last_error")?,
+                "created_at": row.try_get::<i64, _>("created_at")?,
+                "delivered_at": row.try_get::<Option<i64>, _>("delivered_at")?,
+            }))
+        })
+        .collect()
 }
