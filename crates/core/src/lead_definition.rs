@@ -12,7 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::email;
-use crate::profile::EngagementProfile;
+use crate::profile::{BehaviourTally, EngagementProfile};
 
 /// The lead definition of one site.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -65,6 +65,23 @@ pub enum Condition {
     EmailDomainNotIn(Vec<String>),
     /// `free_mail = false` matches business addresses; `true` matches free-mail ones.
     FreeMail(bool),
+    /// The answer matches this regular expression somewhere (anchor it with `^...$`
+    /// to match the whole answer).
+    Matches(Pattern),
+}
+
+/// A regular expression, compiled once when the configuration is read.
+#[derive(Debug, Clone)]
+pub struct Pattern(regex::Regex);
+
+/// How behaviour points fade as the behaviour ages.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decay {
+    /// Points halve every so many days.
+    HalfLifeDays(f64),
+    /// Points count in full for so many days, then not at all.
+    WindowDays(f64),
 }
 
 /// What the prospect did.
@@ -74,6 +91,9 @@ pub struct EngagementHalf {
     /// Rules over the profile's totals; configured behaviours add their own points.
     #[serde(default)]
     pub rules: Vec<EngagementRule>,
+    /// How behaviour points fade with time; no decay when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay: Option<Decay>,
 }
 
 /// Points for reaching a total in the engagement profile.
@@ -134,12 +154,14 @@ pub enum Half {
 }
 
 impl LeadDefinition {
-    /// Evaluates a prospect's answers and profile. Deterministic: the same input
-    /// always gives the same verdict, reasons in configuration order.
+    /// Evaluates a prospect's answers and profile at time `now` (milliseconds since
+    /// the epoch, for decay). Deterministic: the same input always gives the same
+    /// verdict, reasons in configuration order.
     pub fn evaluate(
         &self,
         answers: &BTreeMap<String, String>,
         profile: &EngagementProfile,
+        now: i64,
     ) -> Verdict {
         let mut reasons = Vec::new();
 
@@ -167,14 +189,19 @@ impl LeadDefinition {
 
         let mut engagement_score = 0;
         for (name, tally) in &profile.behaviours {
-            engagement_score += tally.points;
+            let points = self.engagement.decayed_points(tally, now);
+            engagement_score += points;
+            let mut detail = format!("happened {} time(s)", tally.count);
+            if points != tally.points {
+                detail.push_str(&format!(", {} point(s) before decay", tally.points));
+            }
             reasons.push(Reason {
                 half: Half::Engagement,
                 rule: name.clone(),
                 matched: true,
-                points: tally.points,
+                points,
                 required: false,
-                detail: format!("happened {} time(s)", tally.count),
+                detail,
             });
         }
         for rule in &self.engagement.rules {
@@ -221,7 +248,63 @@ impl Condition {
             Condition::FreeMail(free) => {
                 answer.contains('@') && email::is_free_mail(answer) == *free
             }
+            Condition::Matches(pattern) => pattern.0.is_match(answer),
         }
+    }
+}
+
+impl EngagementHalf {
+    /// A behaviour's points after decay, rounded to the nearest whole point.
+    pub fn decayed_points(&self, tally: &BehaviourTally, now: i64) -> i64 {
+        let Some(decay) = self.decay else {
+            return tally.points;
+        };
+        let Some(each) = tally.points.checked_div(tally.occurrences.len() as i64) else {
+            return 0;
+        };
+        let total: f64 = tally
+            .occurrences
+            .iter()
+            .map(|&at| {
+                let age_days = (now - at).max(0) as f64 / MS_PER_DAY;
+                let factor = match decay {
+                    Decay::HalfLifeDays(days) if days > 0.0 => 0.5f64.powf(age_days / days),
+                    Decay::WindowDays(days) if age_days > days => 0.0,
+                    _ => 1.0,
+                };
+                each as f64 * factor
+            })
+            .sum();
+        total.round() as i64
+    }
+}
+
+const MS_PER_DAY: f64 = 24.0 * 3600.0 * 1000.0;
+
+impl Pattern {
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Serialize for Pattern {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Pattern {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        regex::Regex::new(&text)
+            .map(Pattern)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -289,7 +372,6 @@ fn domain_listed(answer: &str, domains: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::BehaviourTally;
 
     const DEFINITION: &str = r#"
         [fit]
@@ -327,6 +409,22 @@ mod tests {
         points = 10
     "#;
 
+    fn pattern(text: &str) -> Pattern {
+        #[derive(Deserialize)]
+        struct Holder {
+            pattern: Pattern,
+        }
+        let holder: Holder = toml::from_str(&format!("pattern = '{text}'")).unwrap();
+        holder.pattern
+    }
+
+    #[test]
+    fn a_bad_pattern_is_refused_when_the_configuration_is_read() {
+        let text = "name = 'x'\nfield = 'role'\nmatches = '(unclosed'";
+        let error = toml::from_str::<FitRule>(text).unwrap_err();
+        assert!(error.to_string().contains("regex parse error"), "{error}");
+    }
+
     fn definition() -> LeadDefinition {
         toml::from_str(DEFINITION).unwrap()
     }
@@ -343,6 +441,7 @@ mod tests {
                 BehaviourTally {
                     count: 1,
                     points: behaviour_points,
+                    occurrences: vec![0],
                 },
             );
         }
@@ -354,7 +453,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let verdict = definition().evaluate(&answers, &profile);
+        let verdict = definition().evaluate(&answers, &profile, 0);
         assert_eq!(verdict.to_string(), expected);
         assert_eq!(verdict.mql, expected.starts_with("MQL"));
     }
@@ -397,7 +496,7 @@ mod tests {
     #[test]
     fn every_rule_is_explained_in_order() {
         let answers = [("email".to_string(), "ana@gmail.com".to_string())].into();
-        let verdict = definition().evaluate(&answers, &profile(1, 0, 20));
+        let verdict = definition().evaluate(&answers, &profile(1, 0, 20), 0);
         let rules: Vec<(&str, bool, i64)> = verdict
             .reasons
             .iter()
@@ -417,6 +516,35 @@ mod tests {
         );
         assert_eq!(verdict.reasons[0].detail, "email = ana@gmail.com");
         assert_eq!(verdict.reasons[1].detail, "company_size not known");
+    }
+
+    #[test]
+    fn behaviour_points_decay_with_age() {
+        const DAY: i64 = 24 * 3600 * 1000;
+        let tally = BehaviourTally {
+            count: 3,
+            points: 30,
+            occurrences: vec![0, 30 * DAY, 60 * DAY],
+        };
+        let now = 60 * DAY;
+        let cases = [
+            (None, 30),
+            // 10 × (1/4 + 1/2 + 1) = 17.5, rounded.
+            (Some(Decay::HalfLifeDays(30.0)), 18),
+            (Some(Decay::WindowDays(45.0)), 20),
+            (Some(Decay::WindowDays(0.5)), 10),
+        ];
+        for (decay, expected) in cases {
+            let half = EngagementHalf {
+                decay,
+                ..Default::default()
+            };
+            assert_eq!(half.decayed_points(&tally, now), expected, "{decay:?}");
+        }
+        let text =
+            "[fit]\nthreshold = 0\n[engagement]\nthreshold = 0\ndecay = { half_life_days = 7.0 }";
+        let decaying: LeadDefinition = toml::from_str(text).unwrap();
+        assert_eq!(decaying.engagement.decay, Some(Decay::HalfLifeDays(7.0)));
     }
 
     #[test]
@@ -454,6 +582,16 @@ mod tests {
             ),
             (Condition::FreeMail(true), "x@mail.ru", true),
             (Condition::FreeMail(false), "not an address", false),
+            (
+                Condition::Matches(pattern("(?i)^(vp|head) of")),
+                "VP of Sales",
+                true,
+            ),
+            (
+                Condition::Matches(pattern("(?i)^(vp|head) of")),
+                "Intern",
+                false,
+            ),
         ];
         for (condition, answer, expected) in cases {
             assert_eq!(

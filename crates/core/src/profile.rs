@@ -28,7 +28,13 @@ pub struct EngagementProfile {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BehaviourTally {
     pub count: u32,
+    /// Points earned before any decay: the behaviour's points for each counted
+    /// occurrence.
     pub points: i64,
+    /// When the counted occurrences happened, oldest first: the latest `limit` of
+    /// them, so that decay sees the most recent interest.
+    #[serde(default)]
+    pub occurrences: Vec<i64>,
 }
 
 impl EngagementProfile {
@@ -65,9 +71,14 @@ impl EngagementProfile {
         {
             let tally = self.behaviours.entry(behaviour.name.clone()).or_default();
             tally.count = tally.count.saturating_add(1);
-            if tally.count <= behaviour.limit {
-                tally.points = tally.points.saturating_add(behaviour.points);
+            let position = tally.occurrences.partition_point(|&at| at <= event.at);
+            tally.occurrences.insert(position, event.at);
+            let limit = usize::try_from(behaviour.limit).unwrap_or(usize::MAX);
+            if tally.occurrences.len() > limit {
+                tally.occurrences.remove(0);
             }
+            let counted = i64::try_from(tally.occurrences.len()).unwrap_or(i64::MAX);
+            tally.points = behaviour.points.saturating_mul(counted);
         }
     }
 
@@ -179,6 +190,75 @@ mod tests {
             )],
             (0, 0, 0, 0),
         );
+    }
+
+    #[test]
+    fn the_latest_occurrences_are_the_ones_kept() {
+        let mut events: Vec<Event> = [5, 1, 9, 3]
+            .into_iter()
+            .map(|at| Event {
+                at,
+                ..event(
+                    "/",
+                    EventDetail::Click {
+                        behaviour: "demo".into(),
+                    },
+                )
+            })
+            .collect();
+        let profile = EngagementProfile::from_events(&events, &behaviours());
+        assert_eq!(profile.behaviours["demo"].occurrences, [5, 9]);
+        assert_eq!(profile.behaviours["demo"].count, 4);
+        events.reverse();
+        assert_eq!(
+            EngagementProfile::from_events(&events, &behaviours()),
+            profile
+        );
+    }
+
+    #[test]
+    fn events_recorded_in_any_chunks_give_the_profile_of_all_at_once() {
+        let kinds = [
+            |_: i64| EventDetail::PageView,
+            |at: i64| EventDetail::Engagement {
+                engaged_ms: (at % 7) as u64 * 1000,
+                scroll_depth: (at % 101) as u8,
+            },
+            |_: i64| EventDetail::Click {
+                behaviour: "demo".into(),
+            },
+        ];
+        let pages = ["/", "/pricing", "/careers/x", "/product"];
+        // A small linear congruential generator: varied but reproducible cases.
+        let mut seed: u64 = 42;
+        let mut next = move |bound: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % bound
+        };
+        for _ in 0..200 {
+            let events: Vec<Event> = (0..next(30) + 1)
+                .map(|_| {
+                    let at = next(1_000) as i64;
+                    let mut event = event(pages[next(4) as usize], kinds[next(3) as usize](at));
+                    event.at = at;
+                    event
+                })
+                .collect();
+            let all_at_once = EngagementProfile::from_events(&events, &behaviours());
+
+            let mut incremental = EngagementProfile::default();
+            let mut rest = &events[..];
+            while !rest.is_empty() {
+                let (chunk, after) = rest.split_at((next(5) as usize + 1).min(rest.len()));
+                for event in chunk.iter().rev() {
+                    incremental.record(event, &behaviours());
+                }
+                rest = after;
+            }
+            assert_eq!(incremental, all_at_once);
+        }
     }
 
     #[test]

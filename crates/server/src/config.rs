@@ -330,8 +330,10 @@ fn default_webhook_events() -> Vec<WebhookEvent> {
     vec![WebhookEvent::Mql]
 }
 
+/// With the default backoff, 20 attempts span about two and a half hours: a
+/// receiver down for an hour still gets every handoff.
 fn default_max_attempts() -> u32 {
-    12
+    20
 }
 
 fn default_initial_backoff_ms() -> u64 {

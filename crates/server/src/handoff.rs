@@ -126,7 +126,9 @@ pub fn payload(id: &str, announcement: &Announcement<'_>, now: i64) -> Value {
             "answers": contact.answers,
         },
         "company": { "name": answer("company"), "size": answer("company_size") },
-        "score": verdict.map(|verdict| json!({ "fit": verdict.fit, "engagement": verdict.engagement })),
+        "score": verdict.map(|verdict| {
+            json!({ "fit": verdict.fit, "engagement": verdict.engagement })
+        }),
         "explanation": verdict.map(|verdict| {
             json!({ "summary": verdict.to_string(), "reasons": verdict.reasons })
         }),

@@ -5,7 +5,7 @@
 //! written in one transaction.
 
 use headwater_core::stage::{Actor, Move, Stage};
-use headwater_core::{EngagementProfile, Verdict};
+use headwater_core::{EngagementProfile, Event};
 use serde::Serialize;
 
 use crate::app::AppState;
@@ -25,25 +25,45 @@ pub struct MoveOutcome {
     pub changed: bool,
 }
 
-/// Evaluates the contact and promotes it if it qualifies. Anonymous contacts have
-/// nothing to evaluate and return `None`.
+/// What changed since the contact was last evaluated.
+pub enum Update<'a> {
+    /// These events were just stored: add them to the kept profile.
+    NewEvents(&'a [Event]),
+    /// Rebuild the profile from every stored event that counts (after stitching
+    /// visitors together, or after the configuration changed).
+    Rebuild,
+}
+
+/// What an evaluation did.
+pub struct Evaluation {
+    /// The contact became an MQL.
+    pub promoted: bool,
+    /// Handoffs queued by the promotion: wake the worker after committing.
+    pub queued: usize,
+}
+
+/// Evaluates the contact within `tx`, stores the verdict and the profile, and
+/// promotes the contact to MQL if it qualifies. Anonymous contacts have nothing to
+/// evaluate and give `None`.
 ///
-/// A recycled contact is judged on the engagement it showed since it was
-/// returned to marketing: it must earn the threshold again.
-pub async fn evaluate(
-    state: &AppState,
+/// The kept profile is updated with new events (the incremental path) or rebuilt
+/// from stored events (the full path); both give the same profile, because
+/// recording events is commutative. A recycled contact's profile holds only the
+/// engagement since it was returned: it must earn the threshold again.
+pub async fn evaluate_in(
+    tx: &mut Tx,
     site: &SiteConfig,
     contact_id: &str,
-) -> anyhow::Result<Option<Verdict>> {
+    update: Update<'_>,
+    now: i64,
+) -> anyhow::Result<Option<Evaluation>> {
     let span = tracing::info_span!("evaluate", site = %site.id, contact = %contact_id);
     let _entered = span.enter();
-    let now = now_ms();
-    let mut tx = state.store().begin().await?;
     // Two evaluations of one contact at once would both see it Known and promote it
     // twice; with PostgreSQL and several processes, that can happen.
-    store::lock(&mut tx, &format!("contact {contact_id}")).await?;
+    store::lock(tx, &format!("contact {contact_id}")).await?;
 
-    let contact = contacts::load(&mut tx, contact_id).await?;
+    let contact = contacts::load(tx, contact_id).await?;
     if contact.email.is_none() {
         return Ok(None);
     }
@@ -52,19 +72,34 @@ pub async fn evaluate(
     } else {
         None
     };
-    let history = events::of_contact(&mut tx, contact_id, since).await?;
-    let profile = EngagementProfile::from_events(&history, &site.behaviours);
-    let verdict = site.lead_definition.evaluate(&contact.answers, &profile);
-    contacts::save_verdict(&mut tx, contact_id, &verdict, now).await?;
+    let profile = match (update, contact.profile.clone()) {
+        (Update::NewEvents(new), Some(mut profile)) => {
+            let counted = new
+                .iter()
+                .filter(|event| since.is_none_or(|since| event.at > since));
+            for event in counted {
+                profile.record(event, &site.behaviours);
+            }
+            profile
+        }
+        _ => {
+            let history = events::of_contact(tx, contact_id, since).await?;
+            EngagementProfile::from_events(&history, &site.behaviours)
+        }
+    };
+    let verdict = site
+        .lead_definition
+        .evaluate(&contact.answers, &profile, now);
+    contacts::save_verdict(tx, contact_id, &profile, &verdict, now).await?;
 
     let promote = verdict.mql && matches!(contact.stage, Stage::Known | Stage::Recycled);
     let mut queued = 0;
     if promote {
         let reason = verdict.to_string();
         let actor = Actor::LeadDefinition;
-        let step =
-            contacts::move_stage(&mut tx, &contact, Stage::Mql, &actor, &reason, now).await??;
+        let step = contacts::move_stage(tx, &contact, Stage::Mql, &actor, &reason, now).await??;
         if step == Move::To(Stage::Mql) {
+            let history = events::of_contact(tx, contact_id, None).await?;
             let promoted = contacts::Contact {
                 stage: Stage::Mql,
                 ..contact.clone()
@@ -78,10 +113,9 @@ pub async fn evaluate(
                 verdict: Some(&verdict),
                 events: &history,
             };
-            queued = handoff::enqueue(&mut tx, site, &announcement, now).await?;
+            queued = handoff::enqueue(tx, site, &announcement, now).await?;
         }
     }
-    tx.commit().await?;
 
     tracing::info!(
         mql = verdict.mql,
@@ -90,10 +124,34 @@ pub async fn evaluate(
         promoted = promote,
         "lead evaluated"
     );
-    if queued > 0 {
-        state.wake_handoffs();
+    Ok(Some(Evaluation {
+        promoted: promote,
+        queued,
+    }))
+}
+
+/// Re-evaluates every identified contact of the site from its stored events, as
+/// after a change of the lead definition. Returns how many were evaluated and how
+/// many of them were promoted.
+pub async fn rescore(state: &AppState, site: &SiteConfig) -> anyhow::Result<(usize, usize)> {
+    let ids = {
+        let mut connection = state.store().reader().acquire().await?;
+        contacts::identified(&mut connection, &site.id).await?
+    };
+    let mut promoted = 0;
+    for id in &ids {
+        let mut tx = state.store().begin().await?;
+        let evaluation = evaluate_in(&mut tx, site, id, Update::Rebuild, now_ms()).await?;
+        tx.commit().await?;
+        if let Some(evaluation) = evaluation {
+            promoted += usize::from(evaluation.promoted);
+            if evaluation.queued > 0 {
+                state.wake_handoffs();
+            }
+        }
     }
-    Ok(Some(verdict))
+    tracing::info!(site = %site.id, contacts = ids.len(), promoted, "site re-scored");
+    Ok((ids.len(), promoted))
 }
 
 /// Moves a lead on behalf of a person or system with an API token: checks that the

@@ -54,6 +54,8 @@ on_both_backends!(
     a_recycled_lead_must_earn_the_threshold_again,
     a_contact_can_be_exported_and_erased,
     handoffs_can_be_listed_and_replayed,
+    incremental_and_full_scoring_agree,
+    a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once,
 );
 
 /// A fresh, empty PostgreSQL database for one test.
@@ -901,5 +903,160 @@ async fn handoffs_can_be_listed_and_replayed(backend: Backend) {
             .await
             .0,
         StatusCode::NOT_FOUND
+    );
+}
+
+/// The profile and verdict kept on each identified contact.
+async fn kept_scores(bench: &Bench) -> Vec<(String, String, String)> {
+    sqlx::query_as("SELECT id, profile, verdict FROM contacts WHERE email IS NOT NULL ORDER BY id")
+        .fetch_all(bench.state.store().reader())
+        .await
+        .unwrap()
+}
+
+async fn incremental_and_full_scoring_agree(backend: Backend) {
+    let bench = bench(backend).await;
+    let visitors = [
+        "13131313-1313-4313-8313-131313131313",
+        "14141414-1414-4414-8414-141414141414",
+    ];
+    for (index, visitor) in visitors.iter().enumerate() {
+        let email = format!("person{index}@northwind.example");
+        let identify = identification(visitor, &new_id(), &email).to_string();
+        assert_eq!(
+            bench.post("/api/v1/identify", identify).await.0,
+            StatusCode::OK
+        );
+    }
+    // Many small batches, each evaluated incrementally.
+    let pages = [
+        "/",
+        "/www/pricing.html",
+        "/www/careers.html",
+        "/www/product.html",
+    ];
+    for round in 0..12 {
+        for visitor in visitors {
+            let mut view = page_view(&new_id());
+            view["url"] = json!(format!("{ORIGIN}{}", pages[round % pages.len()]));
+            let engaged = event(
+                &new_id(),
+                json!({
+                    "kind": "engagement", "engaged_ms": 1500 * round, "scroll_depth": 7 * round,
+                }),
+            );
+            let events = if round % 3 == 0 {
+                vec![view]
+            } else {
+                vec![view, engaged]
+            };
+            bench
+                .post("/api/v1/events", batch(visitor, events).to_string())
+                .await;
+        }
+    }
+    let incremental = kept_scores(&bench).await;
+
+    let (status, reply) = bench
+        .call(
+            "POST",
+            "/api/v1/sites/demo/rescore",
+            Some(ADMIN),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(
+        (status, reply["evaluated"].as_i64()),
+        (StatusCode::OK, Some(2))
+    );
+    assert_eq!(
+        kept_scores(&bench).await,
+        incremental,
+        "a full re-score changes nothing"
+    );
+    let (status, _) = bench
+        .call(
+            "POST",
+            "/api/v1/sites/demo/rescore",
+            Some(SALES),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once(backend: Backend) {
+    let bench = bench(backend).await;
+    let laptop = "15151515-1515-4515-8515-151515151515";
+    let private_window = "16161616-1616-4616-8616-161616161616";
+    let mut history = Vec::new();
+    for index in 0..12 {
+        let mut view = page_view(&new_id());
+        if index == 0 {
+            view["url"] = json!(format!("{ORIGIN}/www/pricing.html"));
+        }
+        history.push(view);
+    }
+    bench
+        .post("/api/v1/events", batch(laptop, history).to_string())
+        .await;
+    let identify = identification(laptop, &new_id(), "ana.perez@example.org").to_string();
+    bench.post("/api/v1/identify", identify).await;
+    let (contact, score_before): (String, i64) =
+        sqlx::query_as("SELECT id, engagement_score FROM contacts WHERE email IS NOT NULL")
+            .fetch_one(bench.state.store().reader())
+            .await
+            .unwrap();
+    assert_eq!(score_before, 20, "pricing (10) and three pages (10)");
+
+    let mut pricing_again = page_view(&new_id());
+    pricing_again["url"] = json!(format!("{ORIGIN}/www/pricing.html"));
+    let visit = vec![
+        pricing_again,
+        event(
+            &new_id(),
+            json!({"kind": "engagement", "engaged_ms": 4000, "scroll_depth": 40}),
+        ),
+        page_view(&new_id()),
+        event(
+            &new_id(),
+            json!({"kind": "engagement", "engaged_ms": 2000, "scroll_depth": 60}),
+        ),
+    ];
+    bench
+        .post("/api/v1/events", batch(private_window, visit).to_string())
+        .await;
+    for _ in 0..2 {
+        let identify =
+            identification(private_window, &new_id(), " ANA.Perez@example.org ").to_string();
+        assert_eq!(
+            bench.post("/api/v1/identify", identify).await.0,
+            StatusCode::OK
+        );
+    }
+
+    let contacts: Vec<(String, i64)> = sqlx::query_as("SELECT id, engagement_score FROM contacts")
+        .fetch_all(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(
+        contacts,
+        [(contact.clone(), 20)],
+        "one contact, old id, pricing counted once"
+    );
+    let events: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM events e
+         JOIN visitors v ON v.id = e.visitor_id WHERE v.contact_id = $1",
+    )
+    .bind(&contact)
+    .fetch_one(bench.state.store().reader())
+    .await
+    .unwrap();
+    assert_eq!(events, 16);
+    let stages: Vec<(String, String)> = bench.stages(&contact).await;
+    assert_eq!(
+        stages.len(),
+        2,
+        "inquiry and known, once: the merge moved nobody twice"
     );
 }

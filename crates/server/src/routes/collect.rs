@@ -91,21 +91,21 @@ async fn collect_events(
     let contact_id =
         contacts::contact_of_visitor(&mut tx, &site.id, &batch.visitor_id, now).await?;
     let outcome = events::insert_batch(&mut tx, &batch, now).await?;
+    // Evaluated in the same transaction: the kept profile then counts each stored
+    // event exactly once, whatever runs at the same time.
+    let update = leads::Update::NewEvents(&outcome.stored);
+    let evaluation = leads::evaluate_in(&mut tx, site, &contact_id, update, now).await?;
     tx.commit().await?;
-    tracing::debug!(
-        site = %site.id,
-        accepted = outcome.accepted,
-        duplicates = outcome.duplicates,
-        "batch stored"
-    );
-
-    // The events are safe; a failed evaluation is redone on the next batch.
-    if let Err(error) = leads::evaluate(&state, site, &contact_id).await {
-        tracing::error!(error = ?error, contact = %contact_id, "evaluation after a batch failed");
+    if evaluation.is_some_and(|evaluation| evaluation.queued > 0) {
+        state.wake_handoffs();
     }
+
+    let accepted = outcome.stored.len() as u64;
+    let duplicates = outcome.duplicates;
+    tracing::debug!(site = %site.id, accepted, duplicates, "batch stored");
     Ok(Json(BatchReply {
-        accepted: outcome.accepted,
-        duplicates: outcome.duplicates,
+        accepted,
+        duplicates,
     }))
 }
 
@@ -150,11 +150,13 @@ async fn identify(
             contact_id
         }
     };
+    // Stitching may have brought other visitors' events: rebuild the profile.
+    let evaluation =
+        leads::evaluate_in(&mut tx, site, &contact_id, leads::Update::Rebuild, now).await?;
     tx.commit().await?;
     tracing::info!(site = %site.id, form = %form.id, contact = %contact_id, "visitor identified");
-
-    if let Err(error) = leads::evaluate(&state, site, &contact_id).await {
-        tracing::error!(error = ?error, contact = %contact_id, "evaluation after identify failed");
+    if evaluation.is_some_and(|evaluation| evaluation.queued > 0) {
+        state.wake_handoffs();
     }
     Ok(Json(IdentifyReply {
         status: "identified",

@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/contacts/{id}", get(show).delete(erase))
         .route("/api/v1/contacts/{id}/stage", post(move_lead))
         .route("/api/v1/contacts/{id}/export", get(export))
+        .route("/api/v1/sites/{site}/rescore", post(rescore))
         .route("/api/v1/handoffs", get(handoffs))
         .route("/api/v1/handoffs/{id}/replay", post(replay))
 }
@@ -133,6 +134,21 @@ async fn erase(
     tx.commit().await?;
     tracing::info!(contact = %id, by = %caller.name, "contact erased");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Re-evaluates every identified contact of a site from its stored events, e.g.
+/// after the lead definition changed. Contacts that now match are promoted.
+async fn rescore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(site_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(&[Role::Admin, Role::Marketer])?;
+    let site = state.site(&site_id)?;
+    let (evaluated, promoted) = leads::rescore(&state, site).await?;
+    Ok(Json(
+        json!({ "evaluated": evaluated, "promoted": promoted }),
+    ))
 }
 
 /// Handoffs in a state, `dead` by default.

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 
 use anyhow::Context;
-use headwater_core::Verdict;
 use headwater_core::email;
 use headwater_core::stage::{Actor, Move, Stage, StageError};
+use headwater_core::{EngagementProfile, Verdict};
 use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -32,6 +32,9 @@ pub struct Contact {
     /// counts towards qualifying it again.
     pub recycled_at: Option<i64>,
     pub stage_changed_at: Option<i64>,
+    /// The engagement profile of the events that count (those since the last
+    /// recycling), kept up to date event by event.
+    pub profile: Option<EngagementProfile>,
 }
 
 /// A line of the pull API: a lead and where it stands.
@@ -181,7 +184,7 @@ pub async fn load(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Co
 pub async fn find(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Option<Contact>> {
     let row = sqlx::query(
         "SELECT id, site_id, email, answers, stage, fit_score, engagement_score, verdict,
-                created_at, recycled_at, stage_changed_at
+                created_at, recycled_at, stage_changed_at, profile
          FROM contacts WHERE id = $1",
     )
     .bind(id)
@@ -189,6 +192,7 @@ pub async fn find(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Op
     .await?;
     let Some(row) = row else { return Ok(None) };
     let verdict: Option<String> = row.try_get("verdict")?;
+    let profile: Option<String> = row.try_get("profile")?;
     Ok(Some(Contact {
         id: row.try_get("id")?,
         site_id: row.try_get("site_id")?,
@@ -201,7 +205,21 @@ pub async fn find(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Op
         created_at: row.try_get("created_at")?,
         recycled_at: row.try_get("recycled_at")?,
         stage_changed_at: row.try_get("stage_changed_at")?,
+        profile: profile.as_deref().map(serde_json::from_str).transpose()?,
     }))
+}
+
+/// The ids of the site's identified contacts.
+pub async fn identified(
+    connection: &mut AnyConnection,
+    site_id: &str,
+) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM contacts WHERE site_id = $1 AND email IS NOT NULL ORDER BY created_at, id",
+    )
+    .bind(site_id)
+    .fetch_all(&mut *connection)
+    .await?)
 }
 
 /// Leads of a site, optionally in one stage, whose stage changed after `since`,
@@ -240,21 +258,24 @@ pub async fn changed_since(
         .collect()
 }
 
-/// Stores the latest verdict and its scores.
+/// Stores the latest verdict with its scores, and the profile it was made on.
 pub async fn save_verdict(
     connection: &mut AnyConnection,
     contact_id: &str,
+    profile: &EngagementProfile,
     verdict: &Verdict,
     now: i64,
 ) -> anyhow::Result<()> {
     sqlx::query(
-        "UPDATE contacts SET fit_score = $2, engagement_score = $3, verdict = $4, updated_at = $5
+        "UPDATE contacts
+         SET fit_score = $2, engagement_score = $3, verdict = $4, profile = $5, updated_at = $6
          WHERE id = $1",
     )
     .bind(contact_id)
     .bind(verdict.fit.score)
     .bind(verdict.engagement.score)
     .bind(serde_json::to_string(verdict)?)
+    .bind(serde_json::to_string(profile)?)
     .bind(now)
     .execute(&mut *connection)
     .await?;
@@ -281,9 +302,11 @@ pub async fn move_stage(
         } else {
             contact.recycled_at
         };
+        // A recycled lead starts a new profile: only engagement from now on counts.
         sqlx::query(
             "UPDATE contacts SET stage = $2, updated_at = $3, stage_changed_at = $3,
-                                 recycled_at = $4
+                                 recycled_at = $4,
+                                 profile = CASE WHEN $2 = 'recycled' THEN NULL ELSE profile END
              WHERE id = $1",
         )
         .bind(&contact.id)

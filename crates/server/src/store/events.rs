@@ -1,13 +1,15 @@
 //! Events: stored once per id, whatever the number of retries that carried them.
+//! Read back, an event's `at` is the time the server filed it under: the browser's
+//! time corrected for clock skew.
 
 use headwater_core::{Event, EventBatch};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 /// What happened to a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct BatchOutcome {
-    /// Events stored for the first time.
-    pub accepted: u64,
+    /// Events stored for the first time, with their corrected times.
+    pub stored: Vec<Event>,
     /// Events already stored by an earlier delivery of the same id.
     pub duplicates: u64,
 }
@@ -19,12 +21,10 @@ pub async fn insert_batch(
     batch: &EventBatch,
     now: i64,
 ) -> anyhow::Result<BatchOutcome> {
-    let mut outcome = BatchOutcome {
-        accepted: 0,
-        duplicates: 0,
-    };
+    let mut outcome = BatchOutcome::default();
     for event in &batch.events {
         let body = serde_json::to_string(event)?;
+        let occurred_at = batch.corrected_time(event.at, now);
         let inserted = sqlx::query(
             "INSERT INTO events
                  (id, site_id, visitor_id, session_id, kind, occurred_at, received_at, url, body)
@@ -36,7 +36,7 @@ pub async fn insert_batch(
         .bind(&batch.visitor_id)
         .bind(&event.session_id)
         .bind(event.detail.kind())
-        .bind(batch.corrected_time(event.at, now))
+        .bind(occurred_at)
         .bind(now)
         .bind(&event.url)
         .bind(body)
@@ -44,7 +44,10 @@ pub async fn insert_batch(
         .await?
         .rows_affected();
         if inserted == 1 {
-            outcome.accepted += 1;
+            outcome.stored.push(Event {
+                at: occurred_at,
+                ..event.clone()
+            });
         } else {
             outcome.duplicates += 1;
         }
@@ -59,8 +62,8 @@ pub async fn of_contact(
     contact_id: &str,
     since: Option<i64>,
 ) -> anyhow::Result<Vec<Event>> {
-    let bodies: Vec<String> = sqlx::query_scalar(
-        "SELECT e.body FROM events e
+    let rows = sqlx::query(
+        "SELECT e.body, e.occurred_at FROM events e
          JOIN visitors v ON v.site_id = e.site_id AND v.id = e.visitor_id
          WHERE v.contact_id = $1 AND e.occurred_at > $2
          ORDER BY e.occurred_at, e.id",
@@ -69,8 +72,13 @@ pub async fn of_contact(
     .bind(since.unwrap_or(i64::MIN))
     .fetch_all(&mut *connection)
     .await?;
-    bodies
-        .iter()
-        .map(|body| Ok(serde_json::from_str(body)?))
+    rows.iter()
+        .map(|row| {
+            let event: Event = serde_json::from_str(row.try_get("body")?)?;
+            Ok(Event {
+                at: row.try_get("occurred_at")?,
+                ..event
+            })
+        })
         .collect()
 }
