@@ -14,9 +14,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, SiteConfig};
 use crate::error::ApiError;
-use crate::handoff;
 use crate::routes;
 use crate::store::Store;
+use crate::{handoff, sla};
 
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -99,8 +99,9 @@ pub async fn serve(
         state.store().clone(),
         state.inner.config.clone(),
         state.inner.handoff_wake.clone(),
-        stopped,
+        stopped.clone(),
     ));
+    let timer = tokio::spawn(sla::run(state.clone(), stopped));
 
     tracing::info!(address = %listener.local_addr()?, "headwater listening");
     axum::serve(listener, app(state.clone()))
@@ -109,6 +110,7 @@ pub async fn serve(
 
     stop_workers.send_replace(true);
     worker.await?;
+    timer.await?;
     state.store().close().await;
     tracing::info!("headwater stopped");
     Ok(())

@@ -66,6 +66,32 @@ pub struct SiteConfig {
     /// Where handoffs go: each webhook receives the events it lists.
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
+    /// How long the qualification team and sales may take to act on a lead.
+    #[serde(default)]
+    pub service_levels: ServiceLevels,
+}
+
+/// Time limits for acting on leads; none when absent.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLevels {
+    /// Minutes the qualification team has to accept or return an MQL.
+    pub mql_minutes: Option<u64>,
+    /// Minutes sales has to qualify or return a SAL.
+    pub sal_minutes: Option<u64>,
+}
+
+impl ServiceLevels {
+    /// The stages with a time limit, and the limit in milliseconds.
+    pub fn limits(&self) -> impl Iterator<Item = (Stage, i64)> {
+        let minutes = [
+            (Stage::Mql, self.mql_minutes),
+            (Stage::Sal, self.sal_minutes),
+        ];
+        minutes.into_iter().filter_map(|(stage, minutes)| {
+            Some((stage, i64::try_from(minutes?).ok()?.saturating_mul(60_000)))
+        })
+    }
 }
 
 /// What a webhook can be told about.
@@ -79,6 +105,8 @@ pub enum WebhookEvent {
     Customer,
     /// A lead was returned to marketing.
     Recycled,
+    /// A lead stayed in a stage longer than the service level allows.
+    SlaBreach,
 }
 
 impl WebhookEvent {

@@ -143,6 +143,7 @@ fn event_name(event: WebhookEvent) -> &'static str {
         WebhookEvent::Sql => "sql",
         WebhookEvent::Customer => "customer",
         WebhookEvent::Recycled => "recycled",
+        WebhookEvent::SlaBreach => "sla_breach",
     }
 }
 

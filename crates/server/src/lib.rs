@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod handoff;
+pub mod sla;
 pub mod store;
 
 mod app;

@@ -56,6 +56,7 @@ on_both_backends!(
     handoffs_can_be_listed_and_replayed,
     incremental_and_full_scoring_agree,
     a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once,
+    a_lead_left_too_long_in_a_stage_breaches_its_service_level_once,
 );
 
 /// A fresh, empty PostgreSQL database for one test.
@@ -1059,4 +1060,65 @@ async fn a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once(
         2,
         "inquiry and known, once: the merge moved nobody twice"
     );
+}
+
+async fn a_lead_left_too_long_in_a_stage_breaches_its_service_level_once(backend: Backend) {
+    const MINUTE: i64 = 60_000;
+    let bench = bench(backend).await;
+    let contact = bench.mql(VISITOR, "ana@northwind.example").await;
+    let check = |at: i64| headwater_server::sla::check(&bench.state, at);
+
+    assert_eq!(
+        check(now() + 1_439 * MINUTE).await.unwrap(),
+        0,
+        "within the 1440 minutes"
+    );
+    assert_eq!(check(now() + 1_441 * MINUTE).await.unwrap(), 1);
+    assert_eq!(
+        check(now() + 1_500 * MINUTE).await.unwrap(),
+        0,
+        "a breach is recorded once"
+    );
+
+    bench
+        .move_lead(&contact, QUALIFICATION, "sal", "late, but accepted")
+        .await;
+    assert_eq!(
+        check(now() + 2_000 * MINUTE).await.unwrap(),
+        0,
+        "sales has 2880 minutes"
+    );
+    assert_eq!(check(now() + 2_881 * MINUTE).await.unwrap(), 1);
+
+    let (status, page) = bench
+        .call(
+            "GET",
+            "/api/v1/sla/breaches?site=demo",
+            Some(SALES),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let stages: Vec<&str> = page["breaches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["mql", "sal"]);
+    let (_, shown) = bench
+        .call(
+            "GET",
+            &format!("/api/v1/contacts/{contact}"),
+            Some(SALES),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(shown["sla_breaches"].as_array().unwrap().len(), 2);
+    let announced: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'sla_breach'")
+            .fetch_one(bench.state.store().reader())
+            .await
+            .unwrap();
+    assert_eq!(announced, 2, "each breach was announced to the webhook");
 }

@@ -17,7 +17,7 @@ use crate::auth::Caller;
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::leads::{self, MoveOutcome};
-use crate::store::{contacts, outbox, privacy};
+use crate::store::{breaches, contacts, outbox, privacy};
 
 /// Most leads one page of the pull API returns.
 const MAX_PAGE: i64 = 500;
@@ -42,6 +42,13 @@ struct MoveRequest {
 }
 
 #[derive(Deserialize)]
+struct BreachQuery {
+    site: String,
+    #[serde(default)]
+    since: i64,
+}
+
+#[derive(Deserialize)]
 struct HandoffQuery {
     #[serde(default = "dead")]
     state: String,
@@ -54,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/contacts/{id}/stage", post(move_lead))
         .route("/api/v1/contacts/{id}/export", get(export))
         .route("/api/v1/sites/{site}/rescore", post(rescore))
+        .route("/api/v1/sla/breaches", get(sla_breaches))
         .route("/api/v1/handoffs", get(handoffs))
         .route("/api/v1/handoffs/{id}/replay", post(replay))
 }
@@ -90,8 +98,9 @@ async fn show(
         .await?
         .ok_or(ApiError::NotFound)?;
     let history = contacts::stage_history(&mut connection, &id).await?;
+    let breaches = breaches::of_contact(&mut connection, &id).await?;
     Ok(Json(
-        json!({ "contact": contact, "stage_history": history }),
+        json!({ "contact": contact, "stage_history": history, "sla_breaches": breaches }),
     ))
 }
 
@@ -149,6 +158,18 @@ async fn rescore(
     Ok(Json(
         json!({ "evaluated": evaluated, "promoted": promoted }),
     ))
+}
+
+/// Service-level breaches of a site detected after `since` (milliseconds).
+async fn sla_breaches(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Query(query): Query<BreachQuery>,
+) -> Result<Json<Value>, ApiError> {
+    state.site(&query.site)?;
+    let mut connection = state.store().reader().acquire().await?;
+    let breaches = breaches::of_site(&mut connection, &query.site, query.since).await?;
+    Ok(Json(json!({ "breaches": breaches })))
 }
 
 /// Handoffs in a state, `dead` by default.

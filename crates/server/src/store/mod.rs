@@ -10,6 +10,7 @@
 //! once; the few read-then-write steps that must not interleave take a
 //! transaction-scoped advisory lock ([`lock`]).
 
+pub mod breaches;
 pub mod contacts;
 pub mod events;
 pub mod outbox;

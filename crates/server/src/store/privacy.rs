@@ -60,7 +60,9 @@ pub async fn export(
         })
         .collect::<anyhow::Result<_>>()?;
     let history = contacts::stage_history(connection, contact_id).await?;
+    let breaches = super::breaches::of_contact(connection, contact_id).await?;
     Ok(Some(json!({
+        "sla_breaches": breaches,
         "contact": contact,
         "visitors": visitors,
         "events": events,
@@ -80,6 +82,7 @@ pub async fn erase(connection: &mut AnyConnection, contact_id: &str) -> anyhow::
         "DELETE FROM submissions WHERE contact_id = $1",
         "DELETE FROM stage_changes WHERE contact_id = $1",
         "DELETE FROM outbox WHERE contact_id = $1",
+        "DELETE FROM sla_breaches WHERE contact_id = $1",
     ];
     for statement in statements {
         sqlx::query(statement)
