@@ -51,8 +51,12 @@ pub async fn check(state: &AppState, now: i64) -> anyhow::Result<usize> {
                 };
                 let queued = handoff::enqueue(&mut tx, site, &announcement, now).await?;
                 tx.commit().await?;
-                let contact_id = &contact.id;
-                tracing::warn!(site = %site.id, contact = %contact_id, %stage, "service level breached");
+                tracing::warn!(
+                    site = %site.id,
+                    contact = %contact.id,
+                    %stage,
+                    "service level breached"
+                );
                 recorded += 1;
                 if queued > 0 {
                     state.wake_handoffs();
