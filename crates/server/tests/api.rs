@@ -59,6 +59,44 @@ on_both_backends!(
     a_lead_left_too_long_in_a_stage_breaches_its_service_level_once,
 );
 
+/// Every operation the OpenAPI document names is served: the router answers it
+/// with something other than its "no such route" 404 or "method not allowed" 405.
+#[tokio::test]
+async fn the_openapi_document_matches_the_routes() {
+    let bench = bench(Backend::Sqlite).await;
+    let (status, document) = bench
+        .call("GET", "/api/v1/openapi.json", None, Value::Null)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 14, "{} paths", paths.len());
+    for (path, operations) in paths {
+        let concrete = path.replace("{site}", "demo").replace("{id}", "no-such-id");
+        for method in operations
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|key| *key != "parameters")
+        {
+            let request = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&concrete)
+                .header("authorization", format!("Bearer {ADMIN}"))
+                .body(Body::empty())
+                .unwrap();
+            let response = bench.app.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let unrouted = (status == StatusCode::NOT_FOUND && body.is_empty())
+                || status == StatusCode::METHOD_NOT_ALLOWED;
+            assert!(
+                !unrouted,
+                "{method} {path} is documented but not routed ({status})"
+            );
+        }
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test.
 async fn fresh_postgres() -> String {
     use sqlx::Connection;
@@ -122,6 +160,11 @@ async fn bench(backend: Backend) -> Bench {
         Backend::Postgres => fresh_postgres().await,
     };
     config.server.demo_site = None;
+    // A stand-in bundle, so the asset routes have something to serve.
+    let pkg = folder.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("hw.js"), "// the loader").unwrap();
+    config.server.pkg_dir = pkg;
     let webhook = &mut config.sites[0].webhooks[0];
     // Nobody listens there; these tests look at the outbox, not at deliveries.
     webhook.url = "http://127.0.0.1:9/".into();

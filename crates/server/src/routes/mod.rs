@@ -16,10 +16,15 @@ use axum::routing::get;
 
 use crate::app::AppState;
 
+/// The API described for clients and generators; `tests/api.rs` checks it against
+/// the routes.
+const OPENAPI: &str = include_str!("../openapi.json");
+
 /// Every route of the application.
 pub fn router(state: &AppState) -> Router<AppState> {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/openapi.json", get(openapi))
         .merge(collect::router(state.config()))
         .merge(leads::router())
         .merge(assets::router(&state.config().server.pkg_dir));
@@ -27,4 +32,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         router = router.merge(demo::router(folder));
     }
     router
+}
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }
