@@ -11,11 +11,11 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+mod common;
+
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const VISITOR: &str = "6f1c2a34-9b8e-4d7a-a1c3-0e5f6a7b8c9d";
 const SESSION: &str = "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70";
-
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 #[derive(Clone, Copy)]
 enum Backend {
@@ -97,56 +97,6 @@ async fn the_openapi_document_matches_the_routes() {
     }
 }
 
-/// A fresh, empty PostgreSQL database for one test.
-async fn fresh_postgres() -> String {
-    use sqlx::Connection;
-    let admin_url = std::env::var("HEADWATER_TEST_POSTGRES").unwrap_or(DEFAULT_POSTGRES.into());
-    let mut admin = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .unwrap_or_else(|error| {
-            panic!("PostgreSQL at {admin_url} is needed for these tests ({error})")
-        });
-    drop_leftovers(&mut admin).await;
-    let name = format!("headwater_test_{}", uuid_like());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (base, _) = admin_url.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
-
-/// Drops the databases earlier test runs left behind (a failed test does not clean
-/// up). Databases of this process are left alone: other tests are using them.
-async fn drop_leftovers(admin: &mut sqlx::PgConnection) {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'headwater_test_%'")
-            .fetch_all(&mut *admin)
-            .await
-            .unwrap_or_default();
-    let ours = format!("headwater_test_{}_", std::process::id());
-    for name in names.iter().filter(|name| !name.starts_with(&ours)) {
-        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&mut *admin)
-            .await;
-    }
-}
-
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{}_{}_{}",
-        std::process::id(),
-        nanos,
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
 async fn bench(backend: Backend) -> Bench {
     let folder = tempfile::tempdir().unwrap();
     let example = std::fs::read_to_string(concat!(
@@ -157,7 +107,7 @@ async fn bench(backend: Backend) -> Bench {
     let mut config = Config::parse(&example).unwrap();
     config.server.database = match backend {
         Backend::Sqlite => format!("sqlite://{}", folder.path().join("test.db").display()),
-        Backend::Postgres => fresh_postgres().await,
+        Backend::Postgres => common::fresh_postgres().await,
     };
     config.server.demo_site = None;
     // A stand-in bundle, so the asset routes have something to serve.
