@@ -57,6 +57,7 @@ on_both_backends!(
     incremental_and_full_scoring_agree,
     a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once,
     a_lead_left_too_long_in_a_stage_breaches_its_service_level_once,
+    a_lead_that_drops_below_and_climbs_back_is_not_handed_over_again,
 );
 
 /// Every operation the OpenAPI document names is served: the router answers it
@@ -1114,4 +1115,47 @@ async fn a_lead_left_too_long_in_a_stage_breaches_its_service_level_once(backend
             .await
             .unwrap();
     assert_eq!(announced, 2, "each breach was announced to the webhook");
+}
+
+async fn a_lead_that_drops_below_and_climbs_back_is_not_handed_over_again(backend: Backend) {
+    let bench = bench(backend).await;
+    let contact = bench.mql(VISITOR, "ana@northwind.example").await;
+    let score = || async {
+        let score: i64 = sqlx::query_scalar("SELECT engagement_score FROM contacts WHERE id = $1")
+            .bind(&contact)
+            .fetch_one(bench.state.store().reader())
+            .await
+            .unwrap();
+        score
+    };
+    assert_eq!(score().await, 50);
+
+    let mut careers = page_view(&new_id());
+    careers["url"] = json!(format!("{ORIGIN}/www/careers.html"));
+    bench
+        .post("/api/v1/events", batch(VISITOR, vec![careers]).to_string())
+        .await;
+    assert_eq!(score().await, 30, "below the threshold of 40");
+    let whitepaper = event(
+        &new_id(),
+        json!({"kind": "click", "behaviour": "whitepaper_download"}),
+    );
+    bench
+        .post(
+            "/api/v1/events",
+            batch(VISITOR, vec![whitepaper]).to_string(),
+        )
+        .await;
+    assert_eq!(score().await, 45, "over it again");
+
+    let handoffs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'mql'")
+        .fetch_one(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(handoffs, 1, "promotion fired once");
+    assert_eq!(
+        bench.stages(&contact).await.len(),
+        3,
+        "inquiry, known, mql: nothing more"
+    );
 }
