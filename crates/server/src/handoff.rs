@@ -340,6 +340,23 @@ mod tests {
     }
 
     #[test]
+    fn the_default_retries_outlast_a_receiver_down_for_an_hour() {
+        let defaults: WebhookConfig = toml::from_str(
+            "name = 'crm'\nurl = 'https://crm.example/hook'\nsecret = '0123456789abcdef'",
+        )
+        .unwrap();
+        // The shortest possible wait: every delay jittered down by the full half.
+        let waited_ms: u64 = (1..defaults.max_attempts)
+            .map(|attempt| backoff_ms(&defaults, attempt, 1.0))
+            .sum();
+        assert!(
+            waited_ms >= 3_600_000,
+            "only {} minutes of retries",
+            waited_ms / 60_000
+        );
+    }
+
+    #[test]
     fn signature_matches_a_known_value() {
         // Computed independently with openssl:
         // printf '1700000000.{"a":1}' | openssl dgst -sha256 -hmac 0123456789abcdef

@@ -802,6 +802,7 @@ async fn a_contact_can_be_exported_and_erased(backend: Backend) {
     assert_eq!(export["visitors"][0]["id"], VISITOR);
     assert_eq!(export["submissions"][0]["answers"]["name"], "Ana Pérez");
     assert_eq!(export["stage_history"].as_array().unwrap().len(), 3);
+    assert_eq!(export["handoffs"][0]["event"], "mql");
 
     let erase = format!("/api/v1/contacts/{contact}");
     assert_eq!(

@@ -61,7 +61,18 @@ pub async fn export(
         .collect::<anyhow::Result<_>>()?;
     let history = contacts::stage_history(connection, contact_id).await?;
     let breaches = super::breaches::of_contact(connection, contact_id).await?;
+    let handoffs: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT id, kind, state, created_at FROM outbox WHERE contact_id = $1 ORDER BY created_at",
+    )
+    .bind(contact_id)
+    .fetch_all(&mut *connection)
+    .await?;
+    let handoffs: Vec<Value> = handoffs
+        .into_iter()
+        .map(|(id, event, state, at)| json!({ "id": id, "event": event, "state": state, "at": at }))
+        .collect();
     Ok(Some(json!({
+        "handoffs": handoffs,
         "sla_breaches": breaches,
         "contact": contact,
         "visitors": visitors,
