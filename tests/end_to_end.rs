@@ -182,6 +182,46 @@ async fn a_handoff_survives_a_failing_receiver_without_duplicates() -> anyhow::R
     server.stop().await
 }
 
+#[tokio::test]
+async fn a_headless_browser_is_a_bot_and_leaves_no_trace() -> anyhow::Result<()> {
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let receiver = Receiver::start(&[]).await?;
+    let server = Server::start(&receiver.url).await?;
+    let browser = Browser::start_as_bot().await?;
+    let url = &server.url;
+
+    browser.client.goto(&format!("{url}/healthz")).await?;
+    browser.run("localStorage.setItem('hw.debug', '1')").await?;
+    browser.client.goto(&format!("{url}/")).await?;
+    browser.wait_for_tracker().await?;
+    browser
+        .click_through("#see-product", "/www/product.html")
+        .await?;
+    // The collector answers the bot as it answers anyone: its queue empties.
+    eventually("the bot's events to be acknowledged", || async {
+        let queue = browser
+            .run("return localStorage.getItem('hw.queue')")
+            .await?;
+        Ok((queue.as_str() == Some("[]")).then_some(()))
+    })
+    .await?;
+    let produced = browser.run("return JSON.parse(localStorage.getItem('hw.debug.produced'))");
+    let produced = produced.await?;
+    browser.close().await?;
+    assert!(
+        produced.as_array().is_some_and(|ids| ids.len() >= 2),
+        "the bot sent events"
+    );
+
+    for table in ["events", "contacts", "visitors"] {
+        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(&server.database)
+            .await?;
+        assert_eq!(count, 0, "{table}");
+    }
+    server.stop().await
+}
+
 /// Home, product, pricing (scrolled to the end), "request a demo", the form filled
 /// and sent, then away from the site. Returns the ids of every event the tracker
 /// produced, as its debug log recorded them.

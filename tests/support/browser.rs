@@ -11,6 +11,10 @@ use serde_json::{Value, json};
 
 use super::{PATIENCE, eventually};
 
+/// The user agent of Chromium 156 on Linux, as a person's browser sends it.
+const PERSON: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                      Chrome/156.0.0.0 Safari/537.36";
+
 pub struct Browser {
     pub client: Client,
     driver: Child,
@@ -19,8 +23,17 @@ pub struct Browser {
 
 impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium session
-    /// with a fresh profile.
+    /// with a fresh profile, passing for a person's browser.
     pub async fn start() -> anyhow::Result<Browser> {
+        Self::launch(true).await
+    }
+
+    /// The same, but as headless Chromium shows itself by default: a bot.
+    pub async fn start_as_bot() -> anyhow::Result<Browser> {
+        Self::launch(false).await
+    }
+
+    async fn launch(as_person: bool) -> anyhow::Result<Browser> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -29,16 +42,26 @@ impl Browser {
             .spawn()
             .context("cannot start chromedriver: install chromium-driver (cargo xtask setup)")?;
         let profile = tempfile::tempdir()?;
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--no-first-run".into(),
+            "--window-size=1200,900".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if as_person {
+            // No HeadlessChrome in the user agent and no navigator.webdriver, or the
+            // collector (rightly) keeps nothing of the visit.
+            args.push("--disable-blink-features=AutomationControlled".into());
+            args.push(format!("--user-agent={PERSON}"));
+        }
         let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--window-size=1200,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
         });
         let Value::Object(capabilities) = capabilities else {
             unreachable!()

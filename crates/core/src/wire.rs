@@ -35,6 +35,9 @@ pub struct EventBatch {
     /// the profile from stored events and never scores on what a browser claims.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<EngagementProfile>,
+    /// The browser says it is driven by automation (`navigator.webdriver`): a bot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automation: bool,
 }
 
 /// One tracked event.
@@ -94,6 +97,9 @@ pub struct Identification {
     /// token is answered with the first one's result.
     pub token: String,
     pub answers: BTreeMap<String, String>,
+    /// The browser says it is driven by automation (`navigator.webdriver`): a bot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automation: bool,
 }
 
 /// Why a batch or an identification was refused.
@@ -270,6 +276,7 @@ mod tests {
             sent_at: NOW,
             events,
             profile: None,
+            automation: false,
         }
     }
 

@@ -87,6 +87,7 @@ pub fn IdentificationForm(
             form: options.form.id.clone(),
             token: token.clone(),
             answers,
+            automation: submit::is_automated(),
         });
         let endpoint = options.with_value(|options| options.endpoint.clone());
         leptos::task::spawn_local(async move {

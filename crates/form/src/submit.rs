@@ -54,6 +54,18 @@ pub fn new_token() -> String {
     headwater_core::wire::new_id(random)
 }
 
+/// Whether the browser is driven by automation (`navigator.webdriver`), which the
+/// server treats as a bot. web-sys has no binding for the flag.
+pub fn is_automated() -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    js_sys::Reflect::get(&window.navigator(), &JsValue::from_str("webdriver"))
+        .ok()
+        .and_then(|flag| flag.as_bool())
+        .unwrap_or(false)
+}
+
 /// The answers of a form as the wire wants them.
 pub fn answers(values: &[(String, String)]) -> BTreeMap<String, String> {
     values

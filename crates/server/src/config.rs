@@ -58,6 +58,10 @@ pub struct SiteConfig {
     pub id: String,
     /// Origins (`https://www.example.com`) allowed to send events and identify.
     pub origins: Vec<String>,
+    /// The key a server (not a browser) sends as `Authorization: Bearer <key>` to
+    /// post events or identify; requests without an `Origin` need it.
+    #[serde(default, skip_serializing)]
+    pub secret_key: Option<String>,
     #[serde(default)]
     pub behaviours: Vec<Behaviour>,
     #[serde(default)]
@@ -248,6 +252,15 @@ impl SiteConfig {
             .any(|allowed| allowed.eq_ignore_ascii_case(origin))
     }
 
+    /// Whether `presented` is the site's secret key. Compares digests, so the time
+    /// taken says nothing about how much of a guess was right.
+    pub fn has_secret_key(&self, presented: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        self.secret_key.as_ref().is_some_and(|key| {
+            Sha256::digest(key.as_bytes()) == Sha256::digest(presented.as_bytes())
+        })
+    }
+
     /// The form with this id.
     pub fn form(&self, id: &str) -> Option<&FormDefinition> {
         self.forms.iter().find(|form| form.id == id)
@@ -261,6 +274,17 @@ impl SiteConfig {
                     "must be scheme://host[:port] with nothing after it",
                 ));
             }
+        }
+
+        if self
+            .secret_key
+            .as_ref()
+            .is_some_and(|key| key.len() < MIN_SECRET_LENGTH)
+        {
+            return Err(invalid(
+                format!("{key}.secret_key"),
+                format!("must be at least {MIN_SECRET_LENGTH} characters"),
+            ));
         }
 
         let mut names = HashSet::new();

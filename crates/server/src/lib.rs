@@ -14,6 +14,7 @@ pub mod store;
 
 mod app;
 mod auth;
+mod bots;
 mod clock;
 mod error;
 mod leads;

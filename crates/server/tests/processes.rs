@@ -16,6 +16,8 @@ use axum::routing::post;
 use serde_json::{Value, json};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
+/// Server-to-server calls carry the site's secret key instead of an Origin.
+const SITE_KEY: &str = "demo-site-secret-key-change-me";
 
 /// Idempotency keys the receiver got, with how often each came.
 type Received = Arc<Mutex<BTreeMap<String, usize>>>;
@@ -125,6 +127,7 @@ async fn make_mql(client: &reqwest::Client, track: &str, identify: &str, index: 
     let batch = json!({ "site": "demo", "visitor_id": visitor, "sent_at": now, "events": events });
     let stored = client
         .post(format!("{track}/api/v1/events"))
+        .bearer_auth(SITE_KEY)
         .body(batch.to_string())
         .send()
         .await
@@ -141,6 +144,7 @@ async fn make_mql(client: &reqwest::Client, track: &str, identify: &str, index: 
     });
     let identified = client
         .post(format!("{identify}/api/v1/identify"))
+        .bearer_auth(SITE_KEY)
         .body(identification.to_string())
         .send()
         .await

@@ -85,6 +85,17 @@ pub fn every(period_ms: i32, tick: impl FnMut() + 'static) {
     closure.forget();
 }
 
+/// Whether the browser is driven by automation (WebDriver sets
+/// `navigator.webdriver`): such visits are bots to the collector.
+pub fn is_automated() -> bool {
+    // web-sys has no binding for `navigator.webdriver`.
+    let navigator = window().navigator();
+    js_sys::Reflect::get(&navigator, &JsValue::from_str("webdriver"))
+        .ok()
+        .and_then(|flag| flag.as_bool())
+        .unwrap_or(false)
+}
+
 /// The page's URL.
 pub fn current_url() -> String {
     window().location().href().unwrap_or_default()

@@ -107,6 +107,7 @@ pub fn flush(target: &Target, leaving: bool) {
         sent_at: now,
         events: batch,
         profile: Some(target.profile.clone()),
+        automation: browser::is_automated(),
     };
     let Ok(body) = serde_json::to_string(&body) else {
         return;

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::AppState;
+use crate::bots;
 use crate::clock::now_ms;
 use crate::config::{Config, SiteConfig, origin_of};
 use crate::error::ApiError;
@@ -81,11 +82,19 @@ async fn collect_events(
         .validate(now)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let site = state.site(&batch.site)?;
-    check_origin(
+    let sender = authorize(
         site,
         &headers,
         batch.events.iter().map(|event| event.url.as_str()),
     )?;
+    if from_bot(sender, &headers, batch.automation) {
+        tracing::debug!(site = %site.id, events = batch.events.len(), "batch from a bot dropped");
+        let accepted = batch.events.len() as u64;
+        return Ok(Json(BatchReply {
+            accepted,
+            duplicates: 0,
+        }));
+    }
 
     let mut tx = state.store().begin().await?;
     let contact_id =
@@ -121,13 +130,19 @@ async fn identify(
         .validate()
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let site = state.site(&identification.site)?;
-    check_origin(site, &headers, std::iter::empty())?;
+    let sender = authorize(site, &headers, std::iter::empty())?;
     let form = site
         .form(&identification.form)
         .ok_or_else(|| ApiError::UnknownForm(identification.form.clone()))?;
     let answers = form
         .validate(&identification.answers)
         .map_err(ApiError::InvalidAnswers)?;
+    if from_bot(sender, &headers, identification.automation) {
+        tracing::debug!(site = %site.id, "identification from a bot dropped");
+        return Ok(Json(IdentifyReply {
+            status: "identified",
+        }));
+    }
 
     let mut tx = state.store().begin().await?;
     store::lock(&mut tx, &format!("form token {}", identification.token)).await?;
@@ -190,24 +205,57 @@ fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(|error| ApiError::BadRequest(format!("invalid JSON: {error}")))
 }
 
-/// The `Origin` header, when a browser sent one, and every URL the request reports
-/// must belong to one of the site's origins.
-fn check_origin<'a>(
+/// Who sent a request to the collector.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    /// A browser on one of the site's origins.
+    Browser,
+    /// A server that presented the site's secret key.
+    Server,
+}
+
+/// A browser's request must come from one of the site's origins (its `Origin`
+/// header), and so must every URL it reports. A request without `Origin` is a
+/// server's, and must present the site's secret key.
+fn authorize<'a>(
     site: &SiteConfig,
     headers: &HeaderMap,
     urls: impl Iterator<Item = &'a str>,
-) -> Result<(), ApiError> {
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or("(not text)");
-        if !site.allows_origin(origin) {
-            return Err(ApiError::ForeignOrigin(origin.to_owned()));
+) -> Result<Sender, ApiError> {
+    let sender = match headers.get(header::ORIGIN) {
+        Some(origin) => {
+            let origin = origin.to_str().unwrap_or("(not text)");
+            if !site.allows_origin(origin) {
+                return Err(ApiError::ForeignOrigin(origin.to_owned()));
+            }
+            Sender::Browser
         }
-    }
+        None => {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "));
+            if !site.has_secret_key(presented.unwrap_or("")) {
+                return Err(ApiError::Forbidden(
+                    "a request without an Origin needs the site's secret key".into(),
+                ));
+            }
+            Sender::Server
+        }
+    };
     for url in urls {
         let origin = origin_of(url).unwrap_or_default();
         if !site.allows_origin(&origin) {
             return Err(ApiError::ForeignOrigin(origin));
         }
     }
-    Ok(())
+    Ok(sender)
+}
+
+/// A browser request from a bot: answered like any other, kept nowhere.
+fn from_bot(sender: Sender, headers: &HeaderMap, reports_automation: bool) -> bool {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok());
+    sender == Sender::Browser && bots::is_bot(user_agent, reports_automation)
 }
