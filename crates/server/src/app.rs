@@ -35,6 +35,7 @@ struct Inner {
 impl AppState {
     /// Opens the database named in the configuration.
     pub async fn new(config: Config) -> anyhow::Result<AppState> {
+        crate::telemetry::recorder();
         let store = Store::open(&config.server.database).await?;
         Ok(AppState {
             inner: Arc::new(Inner {

@@ -63,6 +63,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        crate::telemetry::refused(code);
         match &self {
             ApiError::Internal(cause) => tracing::error!(error = ?cause, "request failed"),
             client_fault => tracing::debug!(code, error = %client_fault, "request refused"),

@@ -22,6 +22,7 @@ use crate::config::{Config, SiteConfig, WebhookConfig, WebhookEvent};
 use crate::store::Store;
 use crate::store::contacts::Contact;
 use crate::store::outbox::{self, PendingHandoff};
+use crate::telemetry;
 use headwater_core::stage::{Actor, Stage};
 use headwater_core::{Event, EventDetail, Verdict};
 use sqlx::AnyConnection;
@@ -195,6 +196,9 @@ pub async fn run(
             continue;
         }
 
+        if let Ok(pending) = outbox::pending_count(store.reader()).await {
+            telemetry::outbox_pending(pending);
+        }
         let wait = match outbox::next_due_at(store.reader()).await {
             Ok(Some(at)) => Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0)),
             _ => POLL_INTERVAL,
@@ -284,10 +288,12 @@ async fn deliver(
     match failure {
         None => {
             outbox::mark_delivered(&mut tx, &handoff.id, attempts, now_ms()).await?;
+            telemetry::handoff("delivered");
             tracing::info!(attempts, "handoff delivered");
         }
         Some(error) if attempts >= i64::from(target.max_attempts) => {
             outbox::mark_failed(&mut tx, &handoff.id, attempts, None, &error).await?;
+            telemetry::handoff("dead");
             tracing::warn!(attempts, %error, "handoff dead after its last attempt");
         }
         Some(error) => {
@@ -295,6 +301,7 @@ async fn deliver(
             let delay = backoff_ms(target, attempts_made, rand::thread_rng().r#gen::<f64>());
             let retry_at = now_ms() + i64::try_from(delay).unwrap_or(i64::MAX / 2);
             outbox::mark_failed(&mut tx, &handoff.id, attempts, Some(retry_at), &error).await?;
+            telemetry::handoff("failed");
             tracing::info!(attempts, delay_ms = delay, %error, "handoff failed, will retry");
         }
     }

@@ -19,6 +19,7 @@ mod clock;
 mod error;
 mod leads;
 mod routes;
+mod telemetry;
 
 pub use app::{AppState, app, serve};
 pub use config::Config;

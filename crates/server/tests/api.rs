@@ -66,6 +66,39 @@ on_both_backends!(
     a_server_without_an_origin_needs_the_site_key,
 );
 
+#[tokio::test]
+async fn operators_see_readiness_and_metrics() {
+    let bench = bench(Backend::Sqlite).await;
+    let body = batch(VISITOR, vec![page_view(&new_id())]).to_string();
+    assert_eq!(bench.post("/api/v1/events", body).await.0, StatusCode::OK);
+    bench.post("/api/v1/events", "not json").await;
+
+    let request = Request::get("/readyz").body(Body::empty()).unwrap();
+    assert_eq!(
+        bench.app.clone().oneshot(request).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let request = Request::get("/metrics").body(Body::empty()).unwrap();
+    let response = bench.app.clone().oneshot(request).await.unwrap();
+    let text = String::from_utf8(
+        response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    for metric in [
+        "headwater_events_accepted_total",
+        "headwater_requests_refused_total{reason=\"bad_request\"}",
+        "headwater_batch_seconds",
+    ] {
+        assert!(text.contains(metric), "no {metric} in:\n{text}");
+    }
+}
+
 /// Every operation the OpenAPI document names is served: the router answers it
 /// with something other than its "no such route" 404 or "method not allowed" 405.
 #[tokio::test]

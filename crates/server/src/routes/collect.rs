@@ -17,12 +17,12 @@ use serde::de::DeserializeOwned;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::AppState;
-use crate::bots;
 use crate::clock::now_ms;
 use crate::config::{Config, SiteConfig, origin_of};
 use crate::error::ApiError;
 use crate::leads;
 use crate::store::{self, contacts, events, submissions};
+use crate::{bots, telemetry};
 
 /// A full batch of 100 events is about 40 KiB; anything past this is not ours.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -76,6 +76,7 @@ async fn collect_events(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<BatchReply>, ApiError> {
+    let started = std::time::Instant::now();
     let now = now_ms();
     let batch: EventBatch = parse_json(&body)?;
     batch
@@ -88,6 +89,7 @@ async fn collect_events(
         batch.events.iter().map(|event| event.url.as_str()),
     )?;
     if from_bot(sender, &headers, batch.automation) {
+        telemetry::bot_request();
         tracing::debug!(site = %site.id, events = batch.events.len(), "batch from a bot dropped");
         let accepted = batch.events.len() as u64;
         return Ok(Json(BatchReply {
@@ -111,6 +113,8 @@ async fn collect_events(
 
     let accepted = outcome.stored.len() as u64;
     let duplicates = outcome.duplicates;
+    telemetry::events_stored(accepted, duplicates);
+    telemetry::batch_took(started.elapsed().as_secs_f64());
     tracing::debug!(site = %site.id, accepted, duplicates, "batch stored");
     Ok(Json(BatchReply {
         accepted,
@@ -138,6 +142,7 @@ async fn identify(
         .validate(&identification.answers)
         .map_err(ApiError::InvalidAnswers)?;
     if from_bot(sender, &headers, identification.automation) {
+        telemetry::bot_request();
         tracing::debug!(site = %site.id, "identification from a bot dropped");
         return Ok(Json(IdentifyReply {
             status: "identified",

@@ -24,6 +24,8 @@ const OPENAPI: &str = include_str!("../openapi.json");
 pub fn router(state: &AppState) -> Router<AppState> {
     let mut router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(collect::router(state.config()))
         .merge(leads::router())
@@ -38,5 +40,33 @@ async fn openapi() -> impl axum::response::IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         OPENAPI,
+    )
+}
+
+/// Ready when the database answers; load balancers stop sending traffic otherwise.
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> (axum::http::StatusCode, &'static str) {
+    match sqlx::query("SELECT 1")
+        .execute(state.store().reader())
+        .await
+    {
+        Ok(_) => (axum::http::StatusCode::OK, "ready"),
+        Err(error) => {
+            tracing::warn!(error = %error, "not ready: the database does not answer");
+            (
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable",
+            )
+        }
+    }
+}
+
+/// Counters and histograms in Prometheus's text format.
+async fn metrics() -> impl axum::response::IntoResponse {
+    let content_type = "text/plain; version=0.0.4";
+    (
+        [(axum::http::header::CONTENT_TYPE, content_type)],
+        crate::telemetry::recorder().render(),
     )
 }

@@ -108,6 +108,16 @@ pub async fn claim_due(
         .collect()
 }
 
+/// How many handoffs wait for delivery.
+pub async fn pending_count(pool: &AnyPool) -> anyhow::Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state = $1")
+            .bind(PENDING)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
 /// When the next pending handoff is due, if any is pending.
 pub async fn next_due_at(pool: &AnyPool) -> anyhow::Result<Option<i64>> {
     let next: Option<i64> =
