@@ -2,6 +2,7 @@
 //! with the background workers.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -14,6 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, SiteConfig};
 use crate::error::ApiError;
+use crate::limits::Limits;
 use crate::routes;
 use crate::store::Store;
 use crate::{handoff, sla};
@@ -30,6 +32,7 @@ struct Inner {
     config: Arc<Config>,
     store: Store,
     handoff_wake: Arc<Notify>,
+    limits: Limits,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
         let store = Store::open(&config.server.database).await?;
         Ok(AppState {
             inner: Arc::new(Inner {
+                limits: Limits::new(&config.server),
                 config: Arc::new(config),
                 store,
                 handoff_wake: Arc::new(Notify::new()),
@@ -59,6 +63,11 @@ impl AppState {
         self.config()
             .site(id)
             .ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
+    }
+
+    /// The collector's rate limits.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
     }
 
     /// Tells the handoff worker that the outbox has something new.
@@ -105,7 +114,8 @@ pub async fn serve(
     let timer = tokio::spawn(sla::run(state.clone(), stopped));
 
     tracing::info!(address = %listener.local_addr()?, "headwater listening");
-    axum::serve(listener, app(state.clone()))
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await?;
 

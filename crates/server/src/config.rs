@@ -48,6 +48,13 @@ pub struct ServerConfig {
     /// A folder holding the demo company site (`index.html` and `www/`), served at
     /// `/` when set. Leave unset in production.
     pub demo_site: Option<PathBuf>,
+    /// Collector requests a second one client address may make (also the burst).
+    pub rate_limit_per_ip: u32,
+    /// Collector requests a second one site may receive (also the burst).
+    pub rate_limit_per_site: u32,
+    /// Load balancers whose `X-Forwarded-For` names the client; from anyone else
+    /// the header is ignored and the peer address counts.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// One tracked site.
@@ -172,6 +179,9 @@ impl Default for ServerConfig {
             database: "sqlite://headwater.db".into(),
             pkg_dir: PathBuf::from("pkg"),
             demo_site: None,
+            rate_limit_per_ip: 50,
+            rate_limit_per_site: 20_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The waterfall does not allow the move asked for.
     #[error("{0}")]
     RefusedMove(String),
+    /// Too many requests from one address or for one site.
+    #[error("too many requests: retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     /// Our fault: logged in full, answered without detail.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::RefusedMove(_) => (StatusCode::CONFLICT, "refused_move"),
+            ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -82,6 +86,12 @@ impl IntoResponse for ApiError {
                 })
                 .collect();
         }
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after } = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, retry_after.into());
+        }
+        response
     }
 }

@@ -18,6 +18,7 @@ mod bots;
 mod clock;
 mod error;
 mod leads;
+mod limits;
 mod routes;
 mod telemetry;
 

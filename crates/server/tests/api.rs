@@ -67,6 +67,98 @@ on_both_backends!(
 );
 
 #[tokio::test]
+async fn clients_and_sites_over_their_rate_limit_get_429_with_retry_after() {
+    let proxy: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+    let bench = bench_with(Backend::Sqlite, |config| {
+        config.server.rate_limit_per_ip = 3;
+        config.server.rate_limit_per_site = 8;
+        config.server.trusted_proxies = vec![proxy];
+    })
+    .await;
+    let send = |peer: &str, forwarded_for: Option<&str>| {
+        let mut request = Request::post("/api/v1/events")
+            .header("origin", ORIGIN)
+            .header("user-agent", CHROME);
+        if let Some(client) = forwarded_for {
+            request = request.header("x-forwarded-for", client);
+        }
+        let body = batch(VISITOR, vec![page_view(&new_id())]).to_string();
+        let mut request = request.body(Body::from(body)).unwrap();
+        let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        bench.app.clone().oneshot(request)
+    };
+
+    for _ in 0..3 {
+        assert_eq!(
+            send("192.0.2.1", None).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    let refused = send("192.0.2.1", None).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After: {retry_after}");
+
+    // Behind a trusted proxy each client has its own allowance; an untrusted peer's
+    // X-Forwarded-For is ignored.
+    assert_eq!(
+        send("10.0.0.1", Some("198.51.100.7"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send("10.0.0.1", Some("198.51.100.8"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send("192.0.2.1", Some("198.51.100.9"))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // The site as a whole: 8 a second, whoever sends.
+    let statuses: Vec<StatusCode> = {
+        let mut statuses = Vec::new();
+        for client in 0..6 {
+            statuses.push(
+                send(&format!("203.0.113.{client}"), None)
+                    .await
+                    .unwrap()
+                    .status(),
+            );
+        }
+        statuses
+    };
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| **status == StatusCode::OK)
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        bench.count("events").await,
+        8,
+        "refused requests stored nothing"
+    );
+}
+
+#[tokio::test]
 async fn operators_see_readiness_and_metrics() {
     let bench = bench(Backend::Sqlite).await;
     let body = batch(VISITOR, vec![page_view(&new_id())]).to_string();
@@ -138,6 +230,10 @@ async fn the_openapi_document_matches_the_routes() {
 }
 
 async fn bench(backend: Backend) -> Bench {
+    bench_with(backend, |_| {}).await
+}
+
+async fn bench_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Bench {
     let folder = tempfile::tempdir().unwrap();
     let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -158,6 +254,7 @@ async fn bench(backend: Backend) -> Bench {
     let webhook = &mut config.sites[0].webhooks[0];
     // Nobody listens there; these tests look at the outbox, not at deliveries.
     webhook.url = "http://127.0.0.1:9/".into();
+    adjust(&mut config);
     let state = AppState::new(config).await.unwrap();
     Bench {
         app: app(state.clone()),

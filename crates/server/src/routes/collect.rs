@@ -18,11 +18,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::AppState;
 use crate::clock::now_ms;
-use crate::config::{Config, SiteConfig, origin_of};
+use crate::config::{SiteConfig, origin_of};
 use crate::error::ApiError;
 use crate::leads;
 use crate::store::{self, contacts, events, submissions};
-use crate::{bots, telemetry};
+use crate::{bots, limits, telemetry};
 
 /// A full batch of 100 events is about 40 KiB; anything past this is not ours.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -48,7 +48,8 @@ struct PublicSiteConfig<'a> {
     forms: &'a [FormDefinition],
 }
 
-pub fn router(config: &Config) -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
+    let config = state.config();
     let origins: HashSet<HeaderValue> = config
         .sites
         .iter()
@@ -67,6 +68,10 @@ pub fn router(config: &Config) -> Router<AppState> {
         .route("/api/v1/identify", post(identify))
         .route("/api/v1/sites/{site}/config", get(site_config))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_client,
+        ))
         .layer(cors)
 }
 
@@ -83,6 +88,7 @@ async fn collect_events(
         .validate(now)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let site = state.site(&batch.site)?;
+    state.limits().check_site(&site.id)?;
     let sender = authorize(
         site,
         &headers,
@@ -134,6 +140,7 @@ async fn identify(
         .validate()
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let site = state.site(&identification.site)?;
+    state.limits().check_site(&site.id)?;
     let sender = authorize(site, &headers, std::iter::empty())?;
     let form = site
         .form(&identification.form)

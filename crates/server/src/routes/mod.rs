@@ -27,7 +27,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi))
-        .merge(collect::router(state.config()))
+        .merge(collect::router(state))
         .merge(leads::router())
         .merge(assets::router(&state.config().server.pkg_dir));
     if let Some(folder) = &state.config().server.demo_site {

@@ -1,0 +1,89 @@
+//! Rate limits on the collector: per client address, checked before a request is
+//! read, and per site, checked once the body names the site. Over the limit, the
+//! client gets 429 with `Retry-After`. Addresses are used here, in memory, and
+//! never stored.
+
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::app::AppState;
+use crate::config::ServerConfig;
+use crate::error::ApiError;
+
+/// The limiters of one server process.
+pub struct Limits {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_site: DefaultKeyedRateLimiter<String>,
+    trusted_proxies: Vec<IpAddr>,
+}
+
+impl Limits {
+    pub fn new(config: &ServerConfig) -> Limits {
+        let quota = |per_second: u32| {
+            Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN))
+        };
+        Limits {
+            per_ip: RateLimiter::keyed(quota(config.rate_limit_per_ip)),
+            per_site: RateLimiter::keyed(quota(config.rate_limit_per_site)),
+            trusted_proxies: config.trusted_proxies.clone(),
+        }
+    }
+
+    /// Counts a request for the site; refuses it when the site is over its limit.
+    pub fn check_site(&self, site: &str) -> Result<(), ApiError> {
+        self.per_site
+            .check_key(&site.to_owned())
+            .map_err(|not_until| too_many(&not_until))
+    }
+
+    fn check_address(&self, address: IpAddr) -> Result<(), ApiError> {
+        self.per_ip
+            .check_key(&address)
+            .map_err(|not_until| too_many(&not_until))
+    }
+
+    /// The client's address: the peer, or the last address a trusted proxy added
+    /// to `X-Forwarded-For`.
+    fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if !self.trusted_proxies.contains(&peer) {
+            return peer;
+        }
+        headers
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|last| last.trim().parse().ok())
+            .unwrap_or(peer)
+    }
+}
+
+/// Middleware: refuses a client over its limit before its body is read.
+pub async fn per_client(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    if let Some(peer) = peer {
+        let limits = state.limits();
+        limits.check_address(limits.client(peer, request.headers()))?;
+    }
+    Ok(next.run(request).await)
+}
+
+fn too_many(not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>) -> ApiError {
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    ApiError::TooManyRequests {
+        retry_after: wait.as_secs() + 1,
+    }
+}
