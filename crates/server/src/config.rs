@@ -52,6 +52,10 @@ pub struct ServerConfig {
     pub rate_limit_per_ip: u32,
     /// Collector requests a second one site may receive (also the burst).
     pub rate_limit_per_site: u32,
+    /// Batches allowed to wait for the database at once. Past this the collector
+    /// sheds load with 503 and `Retry-After` rather than queueing without bound:
+    /// a waiting batch holds its body in memory.
+    pub max_waiting_writes: usize,
     /// Load balancers whose `X-Forwarded-For` names the client; from anyone else
     /// the header is ignored and the peer address counts.
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -181,6 +185,7 @@ impl Default for ServerConfig {
             demo_site: None,
             rate_limit_per_ip: 50,
             rate_limit_per_site: 20_000,
+            max_waiting_writes: 2_048,
             trusted_proxies: Vec::new(),
         }
     }

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The waterfall does not allow the move asked for.
     #[error("{0}")]
     RefusedMove(String),
+    /// More writes are waiting than the database can take soon: come back later.
+    #[error("the collector is overloaded: retry in {retry_after} s")]
+    Overloaded { retry_after: u64 },
     /// Too many requests from one address or for one site.
     #[error("too many requests: retry in {retry_after} s")]
     TooManyRequests { retry_after: u64 },
@@ -59,6 +62,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::RefusedMove(_) => (StatusCode::CONFLICT, "refused_move"),
             ApiError::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::Overloaded { .. } => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -87,7 +91,9 @@ impl IntoResponse for ApiError {
                 .collect();
         }
         let mut response = (status, Json(body)).into_response();
-        if let ApiError::TooManyRequests { retry_after } = self {
+        if let ApiError::TooManyRequests { retry_after } | ApiError::Overloaded { retry_after } =
+            self
+        {
             response
                 .headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, retry_after.into());

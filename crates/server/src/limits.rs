@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
@@ -12,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::app::AppState;
 use crate::config::ServerConfig;
@@ -22,6 +24,7 @@ pub struct Limits {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_site: DefaultKeyedRateLimiter<String>,
     trusted_proxies: Vec<IpAddr>,
+    writes: Arc<Semaphore>,
 }
 
 impl Limits {
@@ -33,7 +36,17 @@ impl Limits {
             per_ip: RateLimiter::keyed(quota(config.rate_limit_per_ip)),
             per_site: RateLimiter::keyed(quota(config.rate_limit_per_site)),
             trusted_proxies: config.trusted_proxies.clone(),
+            writes: Arc::new(Semaphore::new(config.max_waiting_writes)),
         }
+    }
+
+    /// A place in the queue for the database, or 503 when the queue is full. Hold
+    /// it until the write is committed.
+    pub fn write_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.writes
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Overloaded { retry_after: 1 })
     }
 
     /// Counts a request for the site; refuses it when the site is over its limit.

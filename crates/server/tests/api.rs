@@ -159,6 +159,24 @@ async fn clients_and_sites_over_their_rate_limit_get_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn an_overloaded_collector_sheds_with_503_and_retry_after() {
+    let bench = bench_with(Backend::Sqlite, |config| {
+        config.server.max_waiting_writes = 0
+    })
+    .await;
+    let body = batch(VISITOR, vec![page_view(&new_id())]).to_string();
+    let request = Request::post("/api/v1/events")
+        .header("origin", ORIGIN)
+        .header("user-agent", CHROME)
+        .body(Body::from(body))
+        .unwrap();
+    let response = bench.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(bench.count("events").await, 0);
+}
+
+#[tokio::test]
 async fn operators_see_readiness_and_metrics() {
     let bench = bench(Backend::Sqlite).await;
     let body = batch(VISITOR, vec![page_view(&new_id())]).to_string();

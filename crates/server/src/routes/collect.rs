@@ -104,6 +104,7 @@ async fn collect_events(
         }));
     }
 
+    let _place = state.limits().write_permit()?;
     let mut tx = state.store().begin().await?;
     let contact_id =
         contacts::contact_of_visitor(&mut tx, &site.id, &batch.visitor_id, now).await?;
