@@ -80,6 +80,8 @@ pub enum Problem {
     NotANumber,
     NotAnOption,
     UnknownField,
+    /// A control character (NUL, escape, backspace...): nothing a person types.
+    InvalidCharacters,
 }
 
 impl Texts {
@@ -120,6 +122,10 @@ impl Problem {
             (Problem::NotAnOption, Language::Ru) => "Выберите один из вариантов.",
             (Problem::UnknownField, Language::En) => "This form has no such field.",
             (Problem::UnknownField, Language::Ru) => "В форме нет такого поля.",
+            (Problem::InvalidCharacters, Language::En) => {
+                "This answer holds characters that cannot be stored."
+            }
+            (Problem::InvalidCharacters, Language::Ru) => "Ответ содержит недопустимые символы.",
         }
     }
 }
@@ -180,6 +186,9 @@ impl FormField {
         }
         if trimmed.chars().count() > self.max_length.unwrap_or(DEFAULT_MAX_LENGTH) {
             return Err(Problem::TooLong);
+        }
+        if crate::wire::has_control_character(trimmed) {
+            return Err(Problem::InvalidCharacters);
         }
 
         let value = match self.kind {
@@ -302,6 +311,21 @@ mod tests {
         check(
             &[("name", &long), ("email", "a@b.io")],
             Err(&[("name", Problem::TooLong)]),
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_any_field() {
+        check(
+            &[
+                ("name", "Ana\u{0}Pérez"),
+                ("email", "a@b.io"),
+                ("role", "CEO\u{8}"),
+            ],
+            Err(&[
+                ("name", Problem::InvalidCharacters),
+                ("role", Problem::InvalidCharacters),
+            ]),
         );
     }
 

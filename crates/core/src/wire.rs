@@ -115,6 +115,8 @@ pub enum WireError {
     TooLong { field: &'static str, max: usize },
     #[error("`{field}` must be an absolute http(s) URL")]
     NotAUrl { field: &'static str },
+    #[error("`{field}` holds a control character")]
+    ControlCharacter { field: &'static str },
     #[error("event {id} happened at {at}, outside the accepted window")]
     OutOfWindow { id: String, at: i64 },
     #[error("event id {0} appears twice in the batch")]
@@ -217,7 +219,22 @@ fn check_name(field: &'static str, value: &str) -> Result<(), WireError> {
             max: MAX_NAME_LENGTH,
         });
     }
-    Ok(())
+    check_printable(field, value)
+}
+
+/// Control characters have no business in names and URLs, and PostgreSQL cannot
+/// store NUL in text at all.
+fn check_printable(field: &'static str, value: &str) -> Result<(), WireError> {
+    if has_control_character(value) {
+        Err(WireError::ControlCharacter { field })
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the text holds a control character (Unicode's `Cc`: C0, DEL and C1).
+pub fn has_control_character(value: &str) -> bool {
+    value.chars().any(char::is_control)
 }
 
 fn check_url(field: &'static str, value: &str) -> Result<(), WireError> {
@@ -227,6 +244,7 @@ fn check_url(field: &'static str, value: &str) -> Result<(), WireError> {
             max: MAX_URL_LENGTH,
         });
     }
+    check_printable(field, value)?;
     let has_host = value
         .strip_prefix("https://")
         .or_else(|| value.strip_prefix("http://"))
@@ -321,6 +339,28 @@ mod tests {
         for (batch, expected) in cases {
             assert_eq!(batch.validate(NOW).err(), expected);
         }
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_urls_and_names() {
+        let with = |change: fn(&mut Event)| {
+            let mut event = event(ID, NOW);
+            change(&mut event);
+            batch(vec![event]).validate(NOW).err()
+        };
+        let control = |field| Some(WireError::ControlCharacter { field });
+        assert_eq!(with(|event| event.url.push('\0')), control("url"));
+        assert_eq!(
+            with(|event| event.referrer = "https://a.test/\u{1b}".into()),
+            control("referrer")
+        );
+        assert_eq!(
+            with(|event| event.detail = EventDetail::Custom {
+                name: "x\u{85}".into()
+            }),
+            control("name")
+        );
+        assert_eq!(with(|event| event.url.push_str("?q=пример")), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, SiteConfig};
 use crate::error::ApiError;
+use crate::ingest::Ingest;
 use crate::limits::Limits;
 use crate::routes;
 use crate::store::Store;
@@ -33,19 +34,24 @@ struct Inner {
     store: Store,
     handoff_wake: Arc<Notify>,
     limits: Limits,
+    ingest: Ingest,
 }
 
 impl AppState {
-    /// Opens the database named in the configuration.
+    /// Opens the database named in the configuration and starts the event
+    /// writers on the current tokio runtime.
     pub async fn new(config: Config) -> anyhow::Result<AppState> {
         crate::telemetry::recorder();
         let store = Store::open(&config.server.database).await?;
+        let config = Arc::new(config);
+        let handoff_wake = Arc::new(Notify::new());
         Ok(AppState {
             inner: Arc::new(Inner {
                 limits: Limits::new(&config.server),
-                config: Arc::new(config),
+                ingest: Ingest::start(store.clone(), config.clone(), handoff_wake.clone()),
+                config,
                 store,
-                handoff_wake: Arc::new(Notify::new()),
+                handoff_wake,
             }),
         })
     }
@@ -63,6 +69,11 @@ impl AppState {
         self.config()
             .site(id)
             .ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
+    }
+
+    /// The writer of event batches.
+    pub fn ingest(&self) -> &Ingest {
+        &self.inner.ingest
     }
 
     /// The collector's rate limits.

@@ -165,6 +165,14 @@ pub async fn move_by_person(
     to: Stage,
     reason: &str,
 ) -> Result<MoveOutcome, ApiError> {
+    // Line breaks are fine in a note; other control characters are not text.
+    let line_breaks_aside = reason.replace(['\n', '\r', '\t'], " ");
+    if headwater_core::wire::has_control_character(&line_breaks_aside) {
+        return Err(ApiError::BadRequest(
+            "the reason holds a control character".into(),
+        ));
+    }
+
     let now = now_ms();
     let mut tx = state.store().begin().await?;
     store::lock(&mut tx, &format!("contact {contact_id}")).await?;

@@ -17,6 +17,7 @@ mod auth;
 mod bots;
 mod clock;
 mod error;
+mod ingest;
 mod leads;
 mod limits;
 mod routes;

@@ -4,6 +4,7 @@
 //! - `headwater_requests_refused_total{reason}`: by the error code clients get;
 //! - `headwater_bot_requests_total`: requests answered but dropped as bots;
 //! - `headwater_batch_seconds`: time to store and evaluate a batch;
+//! - `headwater_batches_per_commit`: how many batches the writer committed together;
 //! - `headwater_outbox_pending`: handoffs waiting for delivery;
 //! - `headwater_handoffs_total{outcome}`: delivered, failed (will retry), dead.
 
@@ -42,6 +43,10 @@ pub fn bot_request() {
 
 pub fn batch_took(seconds: f64) {
     metrics::histogram!("headwater_batch_seconds").record(seconds);
+}
+
+pub fn group_committed(batches: usize) {
+    metrics::histogram!("headwater_batches_per_commit").record(batches as f64);
 }
 
 pub fn outbox_pending(count: i64) {

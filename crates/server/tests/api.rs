@@ -64,6 +64,8 @@ on_both_backends!(
     hostile_bodies_are_refused_while_reading_and_store_nothing,
     bots_are_answered_but_leave_no_trace,
     a_server_without_an_origin_needs_the_site_key,
+    batches_arriving_together_count_each_event_once,
+    control_characters_are_refused_on_every_path,
 );
 
 #[tokio::test]
@@ -1135,6 +1137,134 @@ async fn incremental_and_full_scoring_agree(backend: Backend) {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Batches that arrive at once are committed together; each event still counts
+/// once, in the store and in the kept profiles, wherever its repeats landed.
+async fn batches_arriving_together_count_each_event_once(backend: Backend) {
+    let bench = bench(backend).await;
+    let identified = [
+        "15151515-1515-4515-8515-151515151515",
+        "16161616-1616-4616-8616-161616161616",
+    ];
+    for (index, visitor) in identified.iter().enumerate() {
+        let email = format!("buyer{index}@northwind.example");
+        let identify = identification(visitor, &new_id(), &email).to_string();
+        assert_eq!(
+            bench.post("/api/v1/identify", identify).await.0,
+            StatusCode::OK
+        );
+    }
+    let anonymous: Vec<String> = (0..10)
+        .map(|n| format!("17171717-1717-4717-8717-{n:012x}"))
+        .collect();
+    let visitors: Vec<&str> = identified
+        .into_iter()
+        .chain(anonymous.iter().map(String::as_str))
+        .collect();
+
+    // Sixty batches of one to three page views; every fifth one is sent twice.
+    let mut bodies = Vec::new();
+    for n in 0..60 {
+        let events = (0..=n % 3).map(|_| page_view(&new_id())).collect();
+        let body = batch(visitors[n % visitors.len()], events).to_string();
+        if n % 5 == 0 {
+            bodies.push(body.clone());
+        }
+        bodies.push(body);
+    }
+    let replies = futures_util::future::join_all(
+        bodies
+            .iter()
+            .map(|body| bench.post("/api/v1/events", body.clone())),
+    )
+    .await;
+
+    let distinct: i64 = (0..60).map(|n| n % 3 + 1).sum();
+    let repeated: i64 = (0..60).filter(|n| n % 5 == 0).map(|n| n % 3 + 1).sum();
+    let mut totals = (0, 0);
+    for (status, reply) in &replies {
+        assert_eq!(*status, StatusCode::OK, "{reply}");
+        totals.0 += reply["accepted"].as_i64().unwrap();
+        totals.1 += reply["duplicates"].as_i64().unwrap();
+    }
+    assert_eq!(totals, (distinct, repeated));
+    assert_eq!(bench.count("events").await, distinct);
+    assert_eq!(bench.count("contacts").await, 12);
+
+    let incremental = kept_scores(&bench).await;
+    let (status, _) = bench
+        .call(
+            "POST",
+            "/api/v1/sites/demo/rescore",
+            Some(ADMIN),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        kept_scores(&bench).await,
+        incremental,
+        "each event counted once"
+    );
+}
+
+/// Regression: a NUL character in a URL reached PostgreSQL, which cannot store
+/// one in text, and the batch failed with a server error instead of a 400.
+async fn control_characters_are_refused_on_every_path(backend: Backend) {
+    let bench = bench(backend).await;
+    let id = "18181818-1818-4818-8818-181818181818";
+    let mut in_url = page_view(id);
+    in_url["url"] = json!(format!("{ORIGIN}/pricing\u{0}"));
+    let mut in_referrer = page_view(id);
+    in_referrer["referrer"] = json!("https://search.example/?q=\u{1b}[31m");
+    let in_behaviour = event(id, json!({"kind": "click", "behaviour": "demo\u{0}"}));
+    let in_name = event(id, json!({"kind": "custom", "name": "signup\u{7f}"}));
+    for event in [in_url, in_referrer, in_behaviour, in_name] {
+        let body = batch(VISITOR, vec![event]).to_string();
+        let (status, reply) = bench.post("/api/v1/events", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {reply}");
+    }
+
+    let mut identify = identification(VISITOR, &new_id(), "ana@northwind.example");
+    identify["answers"]["name"] = json!("Ana\u{0}Pérez");
+    identify["answers"]["company"] = json!("North\u{8}wind");
+    let (status, reply) = bench.post("/api/v1/identify", identify.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{reply}");
+    let problems: Vec<(&str, &str)> = reply["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| {
+            (
+                field["field"].as_str().unwrap(),
+                field["problem"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("name", "invalid_characters"),
+            ("company", "invalid_characters")
+        ]
+    );
+
+    for path in [
+        "/api/v1/contacts/%00",
+        "/api/v1/contacts?site=demo%00&stage=mql",
+        "/api/v1/sla/breaches?site=%1b",
+    ] {
+        let (status, reply) = bench.call("GET", path, Some(ADMIN), Value::Null).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {reply}");
+    }
+    let recycle = json!({"to": "recycled", "reason": "no budget\u{0}"});
+    let path = format!("/api/v1/contacts/{}/stage", new_id());
+    let (status, reply) = bench.call("POST", &path, Some(ADMIN), recycle).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+
+    assert_eq!(bench.count("events").await, 0);
+    assert_eq!(bench.count("contacts").await, 0);
 }
 
 async fn a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once(backend: Backend) {

@@ -21,7 +21,7 @@ use crate::clock::now_ms;
 use crate::config::{SiteConfig, origin_of};
 use crate::error::ApiError;
 use crate::leads;
-use crate::store::{self, contacts, events, submissions};
+use crate::store::{self, contacts, submissions};
 use crate::{bots, limits, telemetry};
 
 /// A full batch of 100 events is about 40 KiB; anything past this is not ours.
@@ -105,21 +105,10 @@ async fn collect_events(
     }
 
     let _place = state.limits().write_permit()?;
-    let mut tx = state.store().begin().await?;
-    let contact_id =
-        contacts::contact_of_visitor(&mut tx, &site.id, &batch.visitor_id, now).await?;
-    let outcome = events::insert_batch(&mut tx, &batch, now).await?;
-    // Evaluated in the same transaction: the kept profile then counts each stored
-    // event exactly once, whatever runs at the same time.
-    let update = leads::Update::NewEvents(&outcome.stored);
-    let evaluation = leads::evaluate_in(&mut tx, site, &contact_id, update, now).await?;
-    tx.commit().await?;
-    if evaluation.is_some_and(|evaluation| evaluation.queued > 0) {
-        state.wake_handoffs();
-    }
+    let written = state.ingest().write(batch, now).await?;
 
-    let accepted = outcome.stored.len() as u64;
-    let duplicates = outcome.duplicates;
+    let accepted = written.stored;
+    let duplicates = written.duplicates;
     telemetry::events_stored(accepted, duplicates);
     telemetry::batch_took(started.elapsed().as_secs_f64());
     tracing::debug!(site = %site.id, accepted, duplicates, "batch stored");

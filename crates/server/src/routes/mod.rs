@@ -12,9 +12,11 @@ mod demo;
 mod leads;
 
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 
 use crate::app::AppState;
+use crate::error::ApiError;
 
 /// The API described for clients and generators; `tests/api.rs` checks it against
 /// the routes.
@@ -33,7 +35,26 @@ pub fn router(state: &AppState) -> Router<AppState> {
     if let Some(folder) = &state.config().server.demo_site {
         router = router.merge(demo::router(folder));
     }
-    router
+    router.layer(axum::middleware::from_fn(refuse_control_characters))
+}
+
+/// A path or query that decodes to a control character names nothing we hold,
+/// and would reach the database as a key (PostgreSQL refuses NUL in text): it
+/// gets a 400 before any route sees it.
+async fn refuse_control_characters(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or("", |target| target.as_str());
+    let decoded = percent_encoding::percent_decode_str(target).decode_utf8_lossy();
+    if headwater_core::wire::has_control_character(&decoded) {
+        let refusal = ApiError::BadRequest("the URL holds a control character".into());
+        return refusal.into_response();
+    }
+    next.run(request).await
 }
 
 async fn openapi() -> impl axum::response::IntoResponse {

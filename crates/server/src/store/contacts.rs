@@ -5,7 +5,7 @@
 //! events of all its visitors, and stitching a visitor to another contact moves its
 //! whole history in one update.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use anyhow::Context;
 use headwater_core::email;
@@ -15,6 +15,9 @@ use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::Row;
 use uuid::Uuid;
+
+/// Ids in one `IN (...)` list: within both databases' limits on bound parameters.
+const MAX_IDS_PER_STATEMENT: usize = 500;
 
 /// A prospect as stored.
 #[derive(Debug, Clone, Serialize)]
@@ -67,7 +70,7 @@ pub async fn contact_of_visitor(
     visitor_id: &str,
     now: i64,
 ) -> anyhow::Result<String> {
-    super::lock(connection, &format!("visitor {site_id} {visitor_id}")).await?;
+    super::lock(connection, &visitor_lock_key(site_id, visitor_id)).await?;
     let known: Option<String> = sqlx::query_scalar(
         "UPDATE visitors SET last_seen = $3 WHERE site_id = $1 AND id = $2 RETURNING contact_id",
     )
@@ -92,6 +95,78 @@ pub async fn contact_of_visitor(
     .execute(&mut *connection)
     .await?;
     Ok(contact_id)
+}
+
+/// The contacts of these (site, visitor) pairs, creating each visitor not seen
+/// before with a contact in the Inquiry stage, and marking every one seen at
+/// `now`. Takes the visitors' locks in order, so that writers sharing a
+/// PostgreSQL database never deadlock on them.
+pub async fn contacts_of_visitors<'a>(
+    connection: &mut AnyConnection,
+    visitors: &BTreeSet<(&'a str, &'a str)>,
+    now: i64,
+) -> anyhow::Result<HashMap<(&'a str, &'a str), String>> {
+    for (site_id, visitor_id) in visitors {
+        super::lock(connection, &visitor_lock_key(site_id, visitor_id)).await?;
+    }
+
+    let mut contact_of = HashMap::with_capacity(visitors.len());
+    let mut by_site: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (site_id, visitor_id) in visitors {
+        by_site.entry(site_id).or_default().push(visitor_id);
+    }
+    for (site_id, visitor_ids) in by_site {
+        for chunk in visitor_ids.chunks(MAX_IDS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE visitors SET last_seen = $1 WHERE site_id = $2 AND id IN {}
+                 RETURNING id, contact_id",
+                super::placeholders(3, 1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).persistent(false).bind(now).bind(site_id);
+            for visitor_id in chunk {
+                query = query.bind(*visitor_id);
+            }
+            for row in query.fetch_all(&mut *connection).await? {
+                let visitor_id: String = row.try_get("id")?;
+                let Some(&visitor) = chunk.iter().find(|known| **known == visitor_id) else {
+                    continue;
+                };
+                contact_of.insert((site_id, visitor), row.try_get("contact_id")?);
+            }
+        }
+    }
+
+    let first_seen: Vec<(&str, &str)> = visitors
+        .iter()
+        .copied()
+        .filter(|visitor| !contact_of.contains_key(visitor))
+        .collect();
+    for (site_id, visitor_id) in first_seen {
+        let contact_id = contact_of_visitor(connection, site_id, visitor_id, now).await?;
+        contact_of.insert((site_id, visitor_id), contact_id);
+    }
+    Ok(contact_of)
+}
+
+/// Those of these contacts that have identified themselves: the only ones with a
+/// lead definition to evaluate.
+pub async fn identified_among(
+    connection: &mut AnyConnection,
+    contact_ids: &[&str],
+) -> anyhow::Result<HashSet<String>> {
+    let mut identified = HashSet::new();
+    for chunk in contact_ids.chunks(MAX_IDS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id FROM contacts WHERE email IS NOT NULL AND id IN {}",
+            super::placeholders(1, 1, chunk.len())
+        );
+        let mut query = sqlx::query_scalar(&sql).persistent(false);
+        for contact_id in chunk {
+            query = query.bind(*contact_id);
+        }
+        identified.extend(query.fetch_all(&mut *connection).await?);
+    }
+    Ok(identified)
 }
 
 /// Stitches the visitor to the contact with this e-mail, creating or upgrading one
@@ -354,6 +429,11 @@ pub async fn stage_history(
             })
         })
         .collect()
+}
+
+/// The key of the lock that serialises the steps that create or move a visitor.
+fn visitor_lock_key(site_id: &str, visitor_id: &str) -> String {
+    format!("visitor {site_id} {visitor_id}")
 }
 
 async fn create(connection: &mut AnyConnection, site_id: &str, now: i64) -> anyhow::Result<String> {

@@ -2,57 +2,63 @@
 //! Read back, an event's `at` is the time the server filed it under: the browser's
 //! time corrected for clock skew.
 
+use std::collections::HashSet;
+
 use headwater_core::{Event, EventBatch};
 use sqlx::{AnyConnection, Row};
 
-/// What happened to a batch.
-#[derive(Debug, Clone, Default)]
-pub struct BatchOutcome {
-    /// Events stored for the first time, with their corrected times.
-    pub stored: Vec<Event>,
-    /// Events already stored by an earlier delivery of the same id.
-    pub duplicates: u64,
+/// Rows of one multi-row insert: nine parameters each, well within both
+/// databases' limits on bound parameters.
+const ROWS_PER_INSERT: usize = 256;
+
+/// An event about to be stored, with the batch that carried it.
+pub struct NewEvent<'a> {
+    pub batch: &'a EventBatch,
+    pub event: &'a Event,
+    /// The browser's time corrected for its clock's skew.
+    pub occurred_at: i64,
+    pub received_at: i64,
 }
 
-/// Stores the batch's events; an id already stored is counted as a duplicate and
-/// left as it was.
-pub async fn insert_batch(
+/// Stores the events whose id is not stored yet and returns the ids it stored.
+/// An id already stored, or repeated among `events`, is stored once and left as
+/// it was.
+pub async fn insert_new(
     connection: &mut AnyConnection,
-    batch: &EventBatch,
-    now: i64,
-) -> anyhow::Result<BatchOutcome> {
-    let mut outcome = BatchOutcome::default();
-    for event in &batch.events {
-        let body = serde_json::to_string(event)?;
-        let occurred_at = batch.corrected_time(event.at, now);
-        let inserted = sqlx::query(
+    events: &[NewEvent<'_>],
+) -> anyhow::Result<HashSet<String>> {
+    let mut inserted = HashSet::with_capacity(events.len());
+    for chunk in events.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
             "INSERT INTO events
                  (id, site_id, visitor_id, session_id, kind, occurred_at, received_at, url, body)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&event.id)
-        .bind(&batch.site)
-        .bind(&batch.visitor_id)
-        .bind(&event.session_id)
-        .bind(event.detail.kind())
-        .bind(occurred_at)
-        .bind(now)
-        .bind(&event.url)
-        .bind(body)
-        .execute(&mut *connection)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            outcome.stored.push(Event {
-                at: occurred_at,
-                ..event.clone()
-            });
-        } else {
-            outcome.duplicates += 1;
+             VALUES {}
+             ON CONFLICT (id) DO NOTHING
+             RETURNING id",
+            super::placeholders(1, chunk.len(), 9)
+        );
+        let bodies = chunk
+            .iter()
+            .map(|new| serde_json::to_string(new.event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut query = sqlx::query(&sql).persistent(false);
+        for (new, body) in chunk.iter().zip(bodies) {
+            query = query
+                .bind(&new.event.id)
+                .bind(&new.batch.site)
+                .bind(&new.batch.visitor_id)
+                .bind(&new.event.session_id)
+                .bind(new.event.detail.kind())
+                .bind(new.occurred_at)
+                .bind(new.received_at)
+                .bind(&new.event.url)
+                .bind(body);
+        }
+        for row in query.fetch_all(&mut *connection).await? {
+            inserted.insert(row.try_get("id")?);
         }
     }
-    Ok(outcome)
+    Ok(inserted)
 }
 
 /// Every event of every visitor stitched to the contact that happened after

@@ -143,6 +143,19 @@ pub async fn lock(connection: &mut AnyConnection, key: &str) -> sqlx::Result<()>
     Ok(())
 }
 
+/// The `$N` placeholders of a multi-row `VALUES` list: `rows` groups of `columns`,
+/// numbered from `first`. (sqlx's query builder would write `?`, which PostgreSQL
+/// does not read.)
+pub fn placeholders(first: usize, rows: usize, columns: usize) -> String {
+    let row = |index: usize| {
+        let numbers: Vec<String> = (0..columns)
+            .map(|column| format!("${}", first + index * columns + column))
+            .collect();
+        format!("({})", numbers.join(", "))
+    };
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 /// The backend of an open connection.
 pub fn backend_of(connection: &AnyConnection) -> Backend {
     if connection

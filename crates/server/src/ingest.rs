@@ -1,0 +1,219 @@
+//! Group commit for the collector. Every accepted batch goes to a writer task,
+//! which takes all the batches waiting at that moment and writes them in one
+//! transaction with a few set-based statements: one update of the visitors seen,
+//! one multi-row insert of the events, one look-up of the contacts already
+//! identified, and an evaluation of those contacts only. Each request is answered
+//! after that commit, so an acknowledged event survives a crash; a busy site pays
+//! for one commit per group instead of one per request.
+//!
+//! A group that fails is written again batch by batch, so a fault in one batch
+//! fails that batch alone.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use headwater_core::{Event, EventBatch};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+
+use crate::config::Config;
+use crate::store::{Backend, Store, contacts, events};
+use crate::{leads, telemetry};
+
+/// A group takes at most this many batches, so that its statements stay within
+/// both databases' limits on bound parameters...
+const MAX_GROUP_BATCHES: usize = 512;
+/// ...and stops taking more once it holds this many events, so that one commit
+/// stays a matter of milliseconds.
+const MAX_GROUP_EVENTS: usize = 4096;
+/// Writer tasks per process on PostgreSQL: overlapping transactions hide the
+/// network round trips. SQLite has one writer connection, so one task.
+const POSTGRES_WRITERS: usize = 4;
+
+/// The way into the writer tasks. Dropping it stops them once they are idle.
+pub struct Ingest {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// What writing one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Events stored for the first time.
+    pub stored: u64,
+    /// Events whose id was already stored (by an earlier delivery, or by another
+    /// batch of the same group).
+    pub duplicates: u64,
+}
+
+struct Job {
+    batch: EventBatch,
+    now: i64,
+    reply: oneshot::Sender<anyhow::Result<Written>>,
+}
+
+impl Ingest {
+    /// Starts the writer tasks on the current tokio runtime. `handoffs` is woken
+    /// when a promotion queued a handoff.
+    pub fn start(store: Store, config: Arc<Config>, handoffs: Arc<Notify>) -> Ingest {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        for _ in 0..writers {
+            let writer = Writer {
+                store: store.clone(),
+                config: config.clone(),
+                handoffs: handoffs.clone(),
+            };
+            tokio::spawn(writer.run(receiver.clone()));
+        }
+        Ingest { jobs }
+    }
+
+    /// Writes a validated batch and answers once it is committed. The time `now`
+    /// is when the server received it.
+    pub async fn write(&self, batch: EventBatch, now: i64) -> anyhow::Result<Written> {
+        let (reply, written) = oneshot::channel();
+        self.jobs
+            .send(Job { batch, now, reply })
+            .map_err(|_| anyhow!("the event writer has stopped"))?;
+        written.await.context("the event writer has stopped")?
+    }
+}
+
+struct Writer {
+    store: Store,
+    config: Arc<Config>,
+    handoffs: Arc<Notify>,
+}
+
+impl Writer {
+    async fn run(self, receiver: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+        loop {
+            let group = {
+                let mut receiver = receiver.lock().await;
+                let Some(first) = receiver.recv().await else {
+                    return;
+                };
+                take_group(first, &mut receiver)
+            };
+            self.write_and_answer(group).await;
+        }
+    }
+
+    async fn write_and_answer(&self, group: Vec<Job>) {
+        let written = self.write_group(&group).await;
+        match written {
+            Ok(written) => {
+                for (job, written) in group.into_iter().zip(written) {
+                    // A client that went away still had its events stored; its retry
+                    // will count them as duplicates.
+                    let _ = job.reply.send(Ok(written));
+                }
+            }
+            Err(error) if group.len() > 1 => {
+                tracing::warn!(batches = group.len(), error = %error,
+                    "a group of batches failed; writing them one by one");
+                for job in group {
+                    let alone = self.write_group(std::slice::from_ref(&job)).await;
+                    let _ = job.reply.send(alone.map(|written| written[0]));
+                }
+            }
+            Err(error) => {
+                for job in group {
+                    let _ = job.reply.send(Err(anyhow!("{error:#}")));
+                }
+            }
+        }
+    }
+
+    /// Writes the group's batches in one transaction; what each batch did, in order.
+    async fn write_group(&self, group: &[Job]) -> anyhow::Result<Vec<Written>> {
+        let now = group.iter().map(|job| job.now).max().unwrap_or_default();
+        let mut tx = self.store.begin().await?;
+
+        let visitors: BTreeSet<(&str, &str)> = group
+            .iter()
+            .map(|job| (job.batch.site.as_str(), job.batch.visitor_id.as_str()))
+            .collect();
+        let contact_of = contacts::contacts_of_visitors(&mut tx, &visitors, now).await?;
+
+        let rows: Vec<events::NewEvent> = group
+            .iter()
+            .flat_map(|job| {
+                job.batch.events.iter().map(|event| events::NewEvent {
+                    batch: &job.batch,
+                    event,
+                    occurred_at: job.batch.corrected_time(event.at, job.now),
+                    received_at: job.now,
+                })
+            })
+            .collect();
+        let inserted = events::insert_new(&mut tx, &rows).await?;
+
+        // The first occurrence of an inserted id is the stored one; any other
+        // occurrence, in this group or before it, is a duplicate.
+        let mut written = vec![Written::default(); group.len()];
+        let mut claimed: HashSet<&str> = HashSet::new();
+        let mut new_events: BTreeMap<&str, (&str, Vec<Event>)> = BTreeMap::new();
+        let mut row = rows.iter();
+        for (index, job) in group.iter().enumerate() {
+            let site = job.batch.site.as_str();
+            let contact = contact_of[&(site, job.batch.visitor_id.as_str())].as_str();
+            for new in row.by_ref().take(job.batch.events.len()) {
+                let id = new.event.id.as_str();
+                if inserted.contains(id) && claimed.insert(id) {
+                    written[index].stored += 1;
+                    let stored = Event {
+                        at: new.occurred_at,
+                        ..new.event.clone()
+                    };
+                    new_events
+                        .entry(contact)
+                        .or_insert((site, Vec::new()))
+                        .1
+                        .push(stored);
+                } else {
+                    written[index].duplicates += 1;
+                }
+            }
+        }
+
+        // Evaluated in the same transaction: the kept profile then counts each
+        // stored event exactly once. Contacts in id order, so that concurrent
+        // writers on PostgreSQL take their locks in one order.
+        let candidates: Vec<&str> = new_events.keys().copied().collect();
+        let identified = contacts::identified_among(&mut tx, &candidates).await?;
+        let mut queued = 0;
+        for (contact, (site_id, stored)) in &new_events {
+            if !identified.contains(*contact) {
+                continue;
+            }
+            let site = self.config.site(site_id).context("a batch names no site")?;
+            let update = leads::Update::NewEvents(stored);
+            let evaluation = leads::evaluate_in(&mut tx, site, contact, update, now).await?;
+            queued += evaluation.map_or(0, |evaluation| evaluation.queued);
+        }
+        tx.commit().await?;
+        telemetry::group_committed(group.len());
+
+        if queued > 0 {
+            self.handoffs.notify_one();
+        }
+        Ok(written)
+    }
+}
+
+/// The first job and whatever else is waiting, within the group's limits.
+fn take_group(first: Job, receiver: &mut mpsc::UnboundedReceiver<Job>) -> Vec<Job> {
+    let mut events = first.batch.events.len();
+    let mut group = vec![first];
+    while group.len() < MAX_GROUP_BATCHES && events < MAX_GROUP_EVENTS {
+        let Ok(job) = receiver.try_recv() else { break };
+        events += job.batch.events.len();
+        group.push(job);
+    }
+    group
+}
