@@ -110,6 +110,7 @@ pub async fn contacts_of_visitors<'a>(
         super::lock(connection, &visitor_lock_key(site_id, visitor_id)).await?;
     }
 
+    let backend = super::backend_of(connection);
     let mut contact_of = HashMap::with_capacity(visitors.len());
     let mut by_site: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (site_id, visitor_id) in visitors {
@@ -118,9 +119,11 @@ pub async fn contacts_of_visitors<'a>(
     for (site_id, visitor_ids) in by_site {
         for chunk in visitor_ids.chunks(MAX_IDS_PER_STATEMENT) {
             let sql = format!(
-                "UPDATE visitors SET last_seen = $1 WHERE site_id = $2 AND id IN {}
+                "UPDATE visitors SET last_seen = {} WHERE site_id = {} AND id IN {}
                  RETURNING id, contact_id",
-                super::placeholders(3, 1, chunk.len())
+                super::placeholder(backend, 1),
+                super::placeholder(backend, 2),
+                super::placeholders(backend, 3, 1, chunk.len())
             );
             let mut query = sqlx::query(&sql).persistent(false).bind(now).bind(site_id);
             for visitor_id in chunk {
@@ -154,11 +157,12 @@ pub async fn identified_among(
     connection: &mut AnyConnection,
     contact_ids: &[&str],
 ) -> anyhow::Result<HashSet<String>> {
+    let backend = super::backend_of(connection);
     let mut identified = HashSet::new();
     for chunk in contact_ids.chunks(MAX_IDS_PER_STATEMENT) {
         let sql = format!(
             "SELECT id FROM contacts WHERE email IS NOT NULL AND id IN {}",
-            super::placeholders(1, 1, chunk.len())
+            super::placeholders(backend, 1, 1, chunk.len())
         );
         let mut query = sqlx::query_scalar(&sql).persistent(false);
         for contact_id in chunk {

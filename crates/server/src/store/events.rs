@@ -27,6 +27,7 @@ pub async fn insert_new(
     connection: &mut AnyConnection,
     events: &[NewEvent<'_>],
 ) -> anyhow::Result<HashSet<String>> {
+    let backend = super::backend_of(connection);
     let mut inserted = HashSet::with_capacity(events.len());
     for chunk in events.chunks(ROWS_PER_INSERT) {
         let sql = format!(
@@ -35,7 +36,7 @@ pub async fn insert_new(
              VALUES {}
              ON CONFLICT (id) DO NOTHING
              RETURNING id",
-            super::placeholders(1, chunk.len(), 9)
+            super::placeholders(backend, 1, chunk.len(), 9)
         );
         let bodies = chunk
             .iter()

@@ -143,17 +143,27 @@ pub async fn lock(connection: &mut AnyConnection, key: &str) -> sqlx::Result<()>
     Ok(())
 }
 
-/// The `$N` placeholders of a multi-row `VALUES` list: `rows` groups of `columns`,
-/// numbered from `first`. (sqlx's query builder would write `?`, which PostgreSQL
-/// does not read.)
-pub fn placeholders(first: usize, rows: usize, columns: usize) -> String {
+/// The placeholders of a multi-row `VALUES` list: `rows` groups of `columns`,
+/// numbered from `first`. PostgreSQL reads `$N`; SQLite gets plain `?`, because
+/// sqlx looks each numbered SQLite parameter up by name, which costs time
+/// quadratic in their number. A statement built with these must use them for
+/// every parameter it has.
+pub fn placeholders(backend: Backend, first: usize, rows: usize, columns: usize) -> String {
     let row = |index: usize| {
         let numbers: Vec<String> = (0..columns)
-            .map(|column| format!("${}", first + index * columns + column))
+            .map(|column| placeholder(backend, first + index * columns + column))
             .collect();
         format!("({})", numbers.join(", "))
     };
     (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
+/// The placeholder of parameter `number`, in the style of [`placeholders`].
+pub fn placeholder(backend: Backend, number: usize) -> String {
+    match backend {
+        Backend::Sqlite => "?".into(),
+        Backend::Postgres => format!("${number}"),
+    }
 }
 
 /// The backend of an open connection.
