@@ -271,6 +271,19 @@ async fn browse_and_identify(
         ))
         .await?;
     let form = |name: &str| format!("form[data-headwater-rendered] [name={name}]");
+    // The honeypot is in the form but off the screen, out of the tab order.
+    let trap_hidden = browser
+        .run(
+            "const trap = document.querySelector('.hw-trap input');
+             return !!trap && trap.getBoundingClientRect().right < 0 && trap.tabIndex === -1",
+        )
+        .await?;
+    anyhow::ensure!(
+        trap_hidden.as_bool() == Some(true),
+        "the honeypot is visible"
+    );
+    // A person takes longer than the form's minimum fill time (two seconds).
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
     browser
         .client
         .find(Locator::Css(&form("name")))

@@ -19,6 +19,16 @@ pub struct FormDefinition {
     pub submit: Texts,
     pub thank_you: Texts,
     pub fields: Vec<FormField>,
+    /// Nobody fills the form in faster than this; a browser's submission sent
+    /// sooner after the form was shown is stored as spam.
+    #[serde(default = "default_min_fill_seconds")]
+    pub min_fill_seconds: f64,
+}
+
+/// Two seconds: quicker than anyone types a name and an e-mail, slower than a
+/// script. Browser autofill plus a click still takes longer.
+fn default_min_fill_seconds() -> f64 {
+    2.0
 }
 
 /// One question on a form.
@@ -167,6 +177,11 @@ impl FormDefinition {
         }
     }
 
+    /// [`FormDefinition::min_fill_seconds`] in milliseconds.
+    pub fn min_fill_ms(&self) -> u64 {
+        (self.min_fill_seconds.max(0.0) * 1000.0) as u64
+    }
+
     /// The field with this name.
     pub fn field(&self, name: &str) -> Option<&FormField> {
         self.fields.iter().find(|field| field.name == name)
@@ -228,6 +243,7 @@ mod tests {
 
     fn form() -> FormDefinition {
         FormDefinition {
+            min_fill_seconds: default_min_fill_seconds(),
             id: "demo".into(),
             title: Texts::default(),
             submit: Texts::default(),

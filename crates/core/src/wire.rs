@@ -100,6 +100,32 @@ pub struct Identification {
     /// The browser says it is driven by automation (`navigator.webdriver`): a bot.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub automation: bool,
+    /// The honeypot: a field hidden from people, so whatever is in it was typed by
+    /// a program.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trap: String,
+    /// Milliseconds from showing the form to sending it, as the browser measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill_ms: Option<u64>,
+}
+
+/// Why a submission from a browser is taken for spam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spam {
+    /// The hidden honeypot field was filled in.
+    Honeypot,
+    /// The form was sent sooner after it was shown than a person can fill it in,
+    /// or without saying when it was shown.
+    TooFast,
+}
+
+impl Spam {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Spam::Honeypot => "honeypot",
+            Spam::TooFast => "too_fast",
+        }
+    }
 }
 
 /// Why a batch or an identification was refused.
@@ -191,6 +217,18 @@ impl Identification {
         check_id("visitor_id", &self.visitor_id)?;
         check_name("form", &self.form)?;
         check_id("token", &self.token)
+    }
+
+    /// Whether a browser's submission of a form that asks people for at least
+    /// `min_fill_ms` is spam.
+    pub fn spam(&self, min_fill_ms: u64) -> Option<Spam> {
+        if !self.trap.is_empty() {
+            return Some(Spam::Honeypot);
+        }
+        match self.fill_ms {
+            Some(fill_ms) if fill_ms >= min_fill_ms => None,
+            _ => Some(Spam::TooFast),
+        }
     }
 }
 
@@ -339,6 +377,29 @@ mod tests {
         for (batch, expected) in cases {
             assert_eq!(batch.validate(NOW).err(), expected);
         }
+    }
+
+    #[test]
+    fn spam_is_a_filled_honeypot_or_a_form_sent_too_fast() {
+        let check = |trap: &str, fill_ms: Option<u64>, expected: Option<Spam>| {
+            let identification = Identification {
+                site: "demo".into(),
+                visitor_id: ID.into(),
+                form: "demo".into(),
+                token: ID.into(),
+                answers: BTreeMap::new(),
+                automation: false,
+                trap: trap.into(),
+                fill_ms,
+            };
+            assert_eq!(identification.spam(2_000), expected, "{trap:?} {fill_ms:?}");
+        };
+        check("", Some(2_000), None);
+        check("", Some(45_000), None);
+        check("", Some(1_999), Some(Spam::TooFast));
+        check("", None, Some(Spam::TooFast));
+        check("https://spam.example", Some(9_000), Some(Spam::Honeypot));
+        check(" ", None, Some(Spam::Honeypot));
     }
 
     #[test]

@@ -52,6 +52,11 @@ pub fn IdentificationForm(
     let status = RwSignal::new(Status::Editing);
     let token = submit::new_token();
     let options = StoredValue::new(options);
+    // Spam protection: when the form appeared, and a honeypot field people never
+    // see. The server keeps a submission sent too soon, or with the honeypot
+    // filled, as spam, and answers it like any other.
+    let shown_at = js_sys::Date::now();
+    let trap = RwSignal::new(String::new());
 
     let on_submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -88,6 +93,8 @@ pub fn IdentificationForm(
             token: token.clone(),
             answers,
             automation: submit::is_automated(),
+            trap: trap.get_untracked(),
+            fill_ms: Some((js_sys::Date::now() - shown_at).max(0.0) as u64),
         });
         let endpoint = options.with_value(|options| options.endpoint.clone());
         leptos::task::spawn_local(async move {
@@ -122,11 +129,17 @@ pub fn IdentificationForm(
         Language::En => "The form could not be sent. Please try again.",
     };
 
+    let trap_id = format!("hw-{}-website", form.id);
     let sent = move || status.get() == Status::Sent;
     view! {
         <form class="hw-form" novalidate on:submit=on_submit data-headwater-rendered="" hidden=sent>
             <h2>{title}</h2>
             {fields}
+            <div class="hw-trap" aria-hidden="true">
+                <label for=trap_id.clone()>"Leave this field empty"</label>
+                <input id=trap_id type="text" name="website" tabindex="-1" autocomplete="off"
+                    on:input=move |event| trap.set(event_target_value(&event)) />
+            </div>
             <p class="hw-error" role="alert">
                 {move || (status.get() == Status::Failed).then_some(failure)}
             </p>

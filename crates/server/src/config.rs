@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 const MIN_SECRET_LENGTH: usize = 16;
 /// API tokens are typed by machines; they can afford to be long.
 const MIN_TOKEN_LENGTH: usize = 24;
+/// A longer minimum fill time would take every careful visitor for a bot.
+const MAX_MIN_FILL_SECONDS: f64 = 600.0;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -330,6 +332,12 @@ impl SiteConfig {
                 return Err(invalid(
                     format!("{key}.forms[{index}]"),
                     "an identification form needs a required field of kind \"email\"",
+                ));
+            }
+            if !(0.0..=MAX_MIN_FILL_SECONDS).contains(&form.min_fill_seconds) {
+                return Err(invalid(
+                    format!("{key}.forms[{index}].min_fill_seconds"),
+                    "must be between 0 and 600 seconds",
                 ));
             }
         }

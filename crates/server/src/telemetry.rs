@@ -3,6 +3,7 @@
 //! - `headwater_events_accepted_total`, `headwater_events_duplicate_total`;
 //! - `headwater_requests_refused_total{reason}`: by the error code clients get;
 //! - `headwater_bot_requests_total`: requests answered but dropped as bots;
+//! - `headwater_spam_submissions_total{reason}`: form submissions kept as spam;
 //! - `headwater_batch_seconds`: time to store and evaluate a batch;
 //! - `headwater_batches_per_commit`: how many batches the writer committed together;
 //! - `headwater_outbox_pending`: handoffs waiting for delivery;
@@ -39,6 +40,10 @@ pub fn refused(reason: &'static str) {
 
 pub fn bot_request() {
     metrics::counter!("headwater_bot_requests_total").increment(1);
+}
+
+pub fn spam_submission(reason: &'static str) {
+    metrics::counter!("headwater_spam_submissions_total", "reason" => reason).increment(1);
 }
 
 pub fn batch_took(seconds: f64) {

@@ -66,6 +66,7 @@ on_both_backends!(
     a_server_without_an_origin_needs_the_site_key,
     batches_arriving_together_count_each_event_once,
     control_characters_are_refused_on_every_path,
+    spam_gets_the_thank_you_and_is_kept_apart,
 );
 
 #[tokio::test]
@@ -344,6 +345,7 @@ fn identification(visitor: &str, token: &str, email: &str) -> Value {
         "answers": {
             "name": "Ana Pérez", "email": email, "company": "Northwind", "company_size": "250",
         },
+        "fill_ms": 6_500,
     })
 }
 
@@ -961,6 +963,13 @@ async fn a_contact_can_be_exported_and_erased(backend: Backend) {
     assert_eq!(export["submissions"][0]["answers"]["name"], "Ana Pérez");
     assert_eq!(export["stage_history"].as_array().unwrap().len(), 3);
     assert_eq!(export["handoffs"][0]["event"], "mql");
+    // Spam from each contact's browser: only the erased one's goes with it.
+    for visitor in [VISITOR, "12121212-1212-4212-8212-121212121212"] {
+        let mut spam = identification(visitor, &new_id(), "ana@northwind.example");
+        spam["trap"] = json!("x");
+        bench.post("/api/v1/identify", spam.to_string()).await;
+    }
+    assert_eq!(bench.count("spam_submissions").await, 2);
 
     let erase = format!("/api/v1/contacts/{contact}");
     assert_eq!(
@@ -989,7 +998,7 @@ async fn a_contact_can_be_exported_and_erased(backend: Backend) {
         StatusCode::NOT_FOUND
     );
 
-    for table in ["contacts", "visitors", "submissions"] {
+    for table in ["contacts", "visitors", "submissions", "spam_submissions"] {
         assert_eq!(
             bench.count(table).await,
             1,
@@ -1265,6 +1274,55 @@ async fn control_characters_are_refused_on_every_path(backend: Backend) {
 
     assert_eq!(bench.count("events").await, 0);
     assert_eq!(bench.count("contacts").await, 0);
+}
+
+/// A filled honeypot or a form sent faster than a person types is answered like
+/// any submission and kept as spam: no contact, no stage, no handoff.
+async fn spam_gets_the_thank_you_and_is_kept_apart(backend: Backend) {
+    let bench = bench(backend).await;
+    let identified = json!({"status": "identified"});
+    let honeypot = {
+        let mut body = identification(VISITOR, &new_id(), "ana@northwind.example");
+        body["trap"] = json!("https://cheap-pills.example");
+        body
+    };
+    let too_fast = {
+        let mut body = identification(VISITOR, &new_id(), "ana@northwind.example");
+        body["fill_ms"] = json!(350);
+        body
+    };
+    let untimed = {
+        let mut body = identification(VISITOR, &new_id(), "ana@northwind.example");
+        body.as_object_mut().unwrap().remove("fill_ms");
+        body
+    };
+    for body in [&honeypot, &too_fast, &untimed, &honeypot] {
+        let reply = bench.post("/api/v1/identify", body.to_string()).await;
+        assert_eq!(reply, (StatusCode::OK, identified.clone()), "{body}");
+    }
+    assert_eq!(
+        bench.count("spam_submissions").await,
+        3,
+        "a repeat is kept once"
+    );
+    assert_eq!(bench.count("submissions").await, 0);
+    assert_eq!(bench.count("contacts").await, 0);
+    assert_eq!(bench.count("outbox").await, 0);
+
+    // A server has no form on screen: its submissions are not timed.
+    let request = Request::post("/api/v1/identify")
+        .header("authorization", format!("Bearer {SITE_KEY}"))
+        .body(Body::from(untimed.to_string()))
+        .unwrap();
+    assert_eq!(
+        bench.send(request).await,
+        (StatusCode::OK, identified.clone())
+    );
+    let person = identification(VISITOR, &new_id(), "ana@northwind.example");
+    let reply = bench.post("/api/v1/identify", person.to_string()).await;
+    assert_eq!(reply, (StatusCode::OK, identified));
+    assert_eq!(bench.count("submissions").await, 2);
+    assert_eq!(bench.count("contacts").await, 1);
 }
 
 async fn a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once(backend: Backend) {

@@ -100,6 +100,7 @@ fn valid_bodies() -> Vec<(&'static str, Value)> {
                 "site": "demo", "visitor_id": "33333333-3333-4333-8333-333333333333",
                 "form": "demo_request", "token": "44444444-4444-4444-8444-444444444444",
                 "answers": { "name": "A", "email": "a@b.io", "company": "C", "company_size": "9" },
+                "fill_ms": 5000,
             }),
         ),
         (

@@ -145,6 +145,22 @@ async fn identify(
             status: "identified",
         }));
     }
+    // A server has no form on screen to time or to hide a honeypot in.
+    let spam = (sender == Sender::Browser)
+        .then(|| identification.spam(form.min_fill_ms()))
+        .flatten();
+    if let Some(spam) = spam {
+        let mut tx = state.store().begin().await?;
+        submissions::record_spam(&mut tx, &identification, &answers, spam, now).await?;
+        tx.commit().await?;
+        telemetry::spam_submission(spam.as_str());
+        tracing::info!(site = %site.id, form = %form.id, reason = spam.as_str(),
+            "submission kept as spam");
+        // The same answer as a real submission: a bot learns nothing.
+        return Ok(Json(IdentifyReply {
+            status: "identified",
+        }));
+    }
 
     let mut tx = state.store().begin().await?;
     store::lock(&mut tx, &format!("form token {}", identification.token)).await?;

@@ -82,13 +82,18 @@ pub async fn export(
     })))
 }
 
-/// Removes the contact with its visitors, events, submissions, stage history and
-/// handoffs. Returns false if there was no such contact.
+/// Removes the contact with its visitors, events, submissions (spam from its
+/// visitors included), stage history and handoffs. Returns false if there was no such contact.
 pub async fn erase(connection: &mut AnyConnection, contact_id: &str) -> anyhow::Result<bool> {
     let statements = [
         "DELETE FROM events WHERE EXISTS (
              SELECT 1 FROM visitors v
              WHERE v.contact_id = $1 AND v.site_id = events.site_id AND v.id = events.visitor_id)",
+        // Spam from the contact's browsers may hold its e-mail too.
+        "DELETE FROM spam_submissions WHERE EXISTS (
+             SELECT 1 FROM visitors v
+             WHERE v.contact_id = $1 AND v.site_id = spam_submissions.site_id
+               AND v.id = spam_submissions.visitor_id)",
         "DELETE FROM visitors WHERE contact_id = $1",
         "DELETE FROM submissions WHERE contact_id = $1",
         "DELETE FROM stage_changes WHERE contact_id = $1",

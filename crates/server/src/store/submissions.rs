@@ -1,8 +1,11 @@
 //! Form submissions, keyed by the form token so that a double submit is answered
-//! with the first submission's result instead of being processed twice.
+//! with the first submission's result instead of being processed twice; and the
+//! submissions taken for spam, kept apart.
 
 use std::collections::BTreeMap;
 
+use headwater_core::Identification;
+use headwater_core::wire::Spam;
 use sqlx::AnyConnection;
 
 /// The contact an earlier submission with this token identified, if any.
@@ -39,6 +42,31 @@ pub async fn record(
     .bind(form_id)
     .bind(visitor_id)
     .bind(contact_id)
+    .bind(serde_json::to_string(answers)?)
+    .bind(now)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Keeps a submission taken for spam, once per token. It identifies nobody.
+pub async fn record_spam(
+    connection: &mut AnyConnection,
+    identification: &Identification,
+    answers: &BTreeMap<String, String>,
+    spam: Spam,
+    now: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO spam_submissions (token, site_id, form_id, visitor_id, reason, answers, at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (token) DO NOTHING",
+    )
+    .bind(&identification.token)
+    .bind(&identification.site)
+    .bind(&identification.form)
+    .bind(&identification.visitor_id)
+    .bind(spam.as_str())
     .bind(serde_json::to_string(answers)?)
     .bind(now)
     .execute(&mut *connection)
