@@ -1,7 +1,7 @@
 //! Identification forms: the fields marketers configure and the validation of the
 //! answers, run in the browser before sending and on the server before storing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +23,11 @@ pub struct FormDefinition {
     /// sooner after the form was shown is stored as spam.
     #[serde(default = "default_min_fill_seconds")]
     pub min_fill_seconds: f64,
+    /// Progressive profiling: ask at most this many questions at once. Questions
+    /// the contact has answered before are never asked again; the next ones in
+    /// the configured order take their place. Unset: every unanswered question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_questions: Option<usize>,
 }
 
 /// Two seconds: quicker than anyone types a name and an e-mail, slower than a
@@ -141,12 +146,32 @@ impl Problem {
 }
 
 impl FormDefinition {
+    /// The questions to put to a visitor whose contact has already answered the
+    /// fields named in `known`: the others, in the configured order, at most
+    /// `max_questions` of them.
+    pub fn questions(&self, known: &BTreeSet<String>) -> Vec<&FormField> {
+        let limit = self.max_questions.unwrap_or(usize::MAX);
+        self.fields
+            .iter()
+            .filter(|field| !known.contains(&field.name))
+            .take(limit)
+            .collect()
+    }
+
     /// Checks every answer and returns them cleaned (trimmed, e-mail normalised),
-    /// or every problem found. Empty optional answers are dropped.
+    /// or every problem found. Empty optional answers are dropped. Only the
+    /// questions put to this visitor (see [`FormDefinition::questions`]) must be
+    /// answered; an answer to any other field of the form is checked all the same.
     pub fn validate(
         &self,
         answers: &BTreeMap<String, String>,
+        known: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
+        let asked: BTreeSet<&str> = self
+            .questions(known)
+            .into_iter()
+            .map(|field| field.name.as_str())
+            .collect();
         let mut cleaned = BTreeMap::new();
         let mut errors = Vec::new();
 
@@ -158,6 +183,9 @@ impl FormDefinition {
         }
         for field in &self.fields {
             let answer = answers.get(&field.name).map_or("", String::as_str);
+            if answer.trim().is_empty() && !asked.contains(field.name.as_str()) {
+                continue;
+            }
             match field.clean(answer) {
                 Ok(Some(value)) => {
                     cleaned.insert(field.name.clone(), value);
@@ -244,6 +272,7 @@ mod tests {
     fn form() -> FormDefinition {
         FormDefinition {
             min_fill_seconds: default_min_fill_seconds(),
+            max_questions: None,
             id: "demo".into(),
             title: Texts::default(),
             submit: Texts::default(),
@@ -264,7 +293,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let actual = form().validate(&answers);
+        let actual = form().validate(&answers, &BTreeSet::new());
         match expected {
             Ok(cleaned) => {
                 let cleaned: BTreeMap<String, String> = cleaned
@@ -328,6 +357,50 @@ mod tests {
             &[("name", &long), ("email", "a@b.io")],
             Err(&[("name", Problem::TooLong)]),
         );
+    }
+
+    fn names(fields: Vec<&FormField>) -> Vec<&str> {
+        fields
+            .into_iter()
+            .map(|field| field.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn known_answers_are_not_asked_again_and_the_next_questions_move_up() {
+        let mut form = form();
+        form.max_questions = Some(2);
+        let known = |names: &[&str]| names.iter().map(|name| name.to_string()).collect();
+        let cases: &[(&[&str], &[&str])] = &[
+            (&[], &["name", "email"]),
+            (&["email"], &["name", "company_size"]),
+            (&["name", "email"], &["company_size", "role"]),
+            (&["name", "email", "role"], &["company_size"]),
+            (&["name", "email", "company_size", "role"], &[]),
+        ];
+        for (answered, expected) in cases {
+            assert_eq!(
+                names(form.questions(&known(answered))),
+                *expected,
+                "{answered:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_known_required_answer_need_not_be_given_again() {
+        let known: BTreeSet<String> = ["name".to_string(), "email".to_string()].into();
+        let answers = BTreeMap::from([("company_size".to_string(), " 250 ".to_string())]);
+        let cleaned = BTreeMap::from([("company_size".to_string(), "250".to_string())]);
+        assert_eq!(form().validate(&answers, &known), Ok(cleaned));
+
+        // An answer given anyway is still checked.
+        let wrong = BTreeMap::from([("email".to_string(), "not an address".to_string())]);
+        let refused = vec![FieldError {
+            field: "email".into(),
+            problem: Problem::InvalidEmail,
+        }];
+        assert_eq!(form().validate(&wrong, &known), Err(refused));
     }
 
     #[test]

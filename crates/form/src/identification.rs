@@ -2,7 +2,7 @@
 //! each field and announced to screen readers, one submission at a time, and a
 //! thank-you state.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use headwater_core::form::{Language, Problem};
 use headwater_core::{FieldKind, FormDefinition, FormField, Identification};
@@ -50,7 +50,22 @@ pub fn IdentificationForm(
     let values = StoredValue::new(values);
     let errors = RwSignal::new(BTreeMap::<String, Problem>::new());
     let status = RwSignal::new(Status::Editing);
-    let token = submit::new_token();
+    let token = StoredValue::new(submit::new_token());
+    let visitor_id = RwSignal::new(options.visitor_id.clone());
+    // Progressive profiling: the fields this visitor's contact answered before are
+    // not asked again. Until the server has said which (a few milliseconds), the
+    // form shows its title only.
+    let known = RwSignal::new(None::<BTreeSet<String>>);
+    {
+        let (endpoint, site, visitor) = (
+            options.endpoint.clone(),
+            options.site.clone(),
+            options.visitor_id.clone(),
+        );
+        leptos::task::spawn_local(async move {
+            known.set(Some(submit::known_fields(&endpoint, &site, &visitor).await));
+        });
+    }
     let options = StoredValue::new(options);
     // Spam protection: when the form appeared, and a honeypot field people never
     // see. The server keeps a submission sent too soon, or with the honeypot
@@ -73,7 +88,9 @@ pub fn IdentificationForm(
             })
         });
         let answers = submit::answers(&answered);
-        if let Err(problems) = definition.with_value(|form| form.validate(&answers)) {
+        let known_fields = known.get_untracked().unwrap_or_default();
+        if let Err(problems) = definition.with_value(|form| form.validate(&answers, &known_fields))
+        {
             errors.set(
                 problems
                     .into_iter()
@@ -88,9 +105,9 @@ pub fn IdentificationForm(
         status.set(Status::Sending);
         let identification = options.with_value(|options| Identification {
             site: options.site.clone(),
-            visitor_id: options.visitor_id.clone(),
+            visitor_id: visitor_id.get_untracked(),
             form: options.form.id.clone(),
-            token: token.clone(),
+            token: token.get_value(),
             answers,
             automation: submit::is_automated(),
             trap: trap.get_untracked(),
@@ -114,13 +131,42 @@ pub fn IdentificationForm(
         });
     };
 
+    // "Not you?": somebody else at this computer starts afresh, as a new anonymous
+    // visitor, with every question asked.
+    let on_not_you = move |event: leptos::ev::MouseEvent| {
+        event.prevent_default();
+        if let Some(fresh) = submit::reset_visitor() {
+            visitor_id.set(fresh);
+        }
+        token.set_value(submit::new_token());
+        values.with_value(|values| values.iter().for_each(|value| value.set(String::new())));
+        errors.set(BTreeMap::new());
+        known.set(Some(BTreeSet::new()));
+    };
+
     let form = options.with_value(|options| options.form.clone());
-    let fields = form
-        .fields
-        .iter()
-        .zip(values.get_value())
-        .map(|(field, value)| field_view(&form.id, field, value, errors, language))
-        .collect_view();
+    let fields = move || {
+        let known = known.get()?;
+        let form = definition.get_value();
+        let asked: BTreeSet<&str> = form
+            .questions(&known)
+            .into_iter()
+            .map(|field| field.name.as_str())
+            .collect();
+        let views = form
+            .fields
+            .iter()
+            .zip(values.get_value())
+            .filter(|(field, _)| asked.contains(field.name.as_str()))
+            .map(|(field, value)| field_view(&form.id, field, value, errors, language))
+            .collect_view();
+        Some(views)
+    };
+    let (not_you, start_afresh) = match language {
+        Language::Ru => ("Не вы?", "Начать заново"),
+        Language::En => ("Not you?", "Start afresh"),
+    };
+    let returning = move || known.get().is_some_and(|known| !known.is_empty());
     let title = form.title.get(language).to_owned();
     let submit_label = form.submit.get(language).to_owned();
     let thank_you = form.thank_you.get(language).to_owned();
@@ -134,6 +180,9 @@ pub fn IdentificationForm(
     view! {
         <form class="hw-form" novalidate on:submit=on_submit data-headwater-rendered="" hidden=sent>
             <h2>{title}</h2>
+            <p class="hw-not-you" hidden=move || !returning()>
+                {not_you} " " <a href="#" on:click=on_not_you>{start_afresh}</a>
+            </p>
             {fields}
             <div class="hw-trap" aria-hidden="true">
                 <label for=trap_id.clone()>"Leave this field empty"</label>

@@ -1,6 +1,6 @@
 //! Sending answers to the server's identification endpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use headwater_core::{FieldError, Identification};
 use serde::Deserialize;
@@ -44,6 +44,38 @@ pub async fn identify(endpoint: &str, identification: &Identification) -> Outcom
     }
 }
 
+#[derive(Deserialize)]
+struct KnownReply {
+    known: BTreeSet<String>,
+}
+
+/// The fields the visitor's contact has answered before. Nothing is known when the
+/// server cannot be asked: then every question is asked.
+pub async fn known_fields(endpoint: &str, site: &str, visitor_id: &str) -> BTreeSet<String> {
+    let url = format!("{endpoint}/api/v1/sites/{site}/visitors/{visitor_id}/known");
+    match get(&url).await {
+        Ok((200, text)) => serde_json::from_str::<KnownReply>(&text)
+            .map(|reply| reply.known)
+            .unwrap_or_default(),
+        _ => BTreeSet::new(),
+    }
+}
+
+/// Asks the tracker for a new anonymous visitor (`headwater('reset')`) and returns
+/// its id, which the tracker keeps in `localStorage`.
+pub fn reset_visitor() -> Option<String> {
+    /// Where the tracker keeps the visitor id (`crates/tracker/src/capture.rs`).
+    const VISITOR_KEY: &str = "hw.visitor";
+    let window = web_sys::window()?;
+    let api: js_sys::Function = js_sys::Reflect::get(&window, &JsValue::from_str("headwater"))
+        .ok()?
+        .dyn_into()
+        .ok()?;
+    api.call1(&JsValue::NULL, &JsValue::from_str("reset"))
+        .ok()?;
+    window.local_storage().ok()??.get_item(VISITOR_KEY).ok()?
+}
+
 /// A form token: a random id made when the form is shown, so the server can answer
 /// a repeated submission with the first one's result.
 pub fn new_token() -> String {
@@ -75,6 +107,12 @@ pub fn answers(values: &[(String, String)]) -> BTreeMap<String, String> {
         .collect()
 }
 
+async fn get(url: &str) -> Result<(u16, String), JsValue> {
+    let init = RequestInit::new();
+    init.set_mode(RequestMode::Cors);
+    send(url, &init).await
+}
+
 async fn post(url: &str, body: &str) -> Result<(u16, String), JsValue> {
     let init = RequestInit::new();
     init.set_method("POST");
@@ -83,8 +121,12 @@ async fn post(url: &str, body: &str) -> Result<(u16, String), JsValue> {
     let headers = web_sys::Headers::new()?;
     headers.set("content-type", "application/json")?;
     init.set_headers(&headers);
+    send(url, &init).await
+}
+
+async fn send(url: &str, init: &RequestInit) -> Result<(u16, String), JsValue> {
     let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
-    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+    let response: Response = JsFuture::from(window.fetch_with_str_and_init(url, init))
         .await?
         .dyn_into()?;
     let text = JsFuture::from(response.text()?)

@@ -334,6 +334,17 @@ impl SiteConfig {
                     "an identification form needs a required field of kind \"email\"",
                 ));
             }
+            // A visitor nobody knows yet must be asked for an e-mail.
+            let first_asked = form.questions(&std::collections::BTreeSet::new());
+            let asks_email = first_asked
+                .iter()
+                .any(|field| field.kind == FieldKind::Email);
+            if form.max_questions == Some(0) || !asks_email {
+                return Err(invalid(
+                    format!("{key}.forms[{index}].max_questions"),
+                    "must be at least 1 and reach the e-mail field",
+                ));
+            }
             if !(0.0..=MAX_MIN_FILL_SECONDS).contains(&form.min_fill_seconds) {
                 return Err(invalid(
                     format!("{key}.forms[{index}].min_fill_seconds"),
@@ -460,6 +471,16 @@ mod tests {
             "name = \"pricing_viewed\"",
             "name = \"request_demo_click\"",
             "sites[0].behaviours[1].name: must be present and unique",
+        );
+        check_invalid(
+            "min_fill_seconds = 2",
+            "min_fill_seconds = 2\nmax_questions = 1",
+            "sites[0].forms[0].max_questions: must be at least 1 and reach the e-mail field",
+        );
+        check_invalid(
+            "min_fill_seconds = 2",
+            "min_fill_seconds = -1",
+            "sites[0].forms[0].min_fill_seconds: must be between 0 and 600 seconds",
         );
     }
 

@@ -67,6 +67,7 @@ on_both_backends!(
     batches_arriving_together_count_each_event_once,
     control_characters_are_refused_on_every_path,
     spam_gets_the_thank_you_and_is_kept_apart,
+    a_known_visitor_is_not_asked_again,
 );
 
 #[tokio::test]
@@ -224,7 +225,10 @@ async fn the_openapi_document_matches_the_routes() {
     let paths = document["paths"].as_object().unwrap();
     assert!(paths.len() >= 14, "{} paths", paths.len());
     for (path, operations) in paths {
-        let concrete = path.replace("{site}", "demo").replace("{id}", "no-such-id");
+        let concrete = path
+            .replace("{site}", "demo")
+            .replace("{id}", "no-such-id")
+            .replace("{visitor}", VISITOR);
         for method in operations
             .as_object()
             .unwrap()
@@ -1323,6 +1327,71 @@ async fn spam_gets_the_thank_you_and_is_kept_apart(backend: Backend) {
     assert_eq!(reply, (StatusCode::OK, identified));
     assert_eq!(bench.count("submissions").await, 2);
     assert_eq!(bench.count("contacts").await, 1);
+}
+
+/// Progressive profiling: the form learns which fields are known (names, never
+/// values) and a returning visitor answers only the new questions.
+async fn a_known_visitor_is_not_asked_again(backend: Backend) {
+    let bench = bench(backend).await;
+    let known = |visitor: &str, origin: &str| {
+        Request::get(format!("/api/v1/sites/demo/visitors/{visitor}/known"))
+            .header("origin", origin)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first = identification(VISITOR, &new_id(), "ana@northwind.example");
+    assert_eq!(
+        bench.post("/api/v1/identify", first.to_string()).await.0,
+        StatusCode::OK
+    );
+
+    let fields = json!({"known": ["company", "company_size", "email", "name"]});
+    assert_eq!(
+        bench.send(known(VISITOR, ORIGIN)).await,
+        (StatusCode::OK, fields)
+    );
+    let stranger = "19191919-1919-4919-8919-191919191919";
+    let nothing = (StatusCode::OK, json!({"known": []}));
+    assert_eq!(bench.send(known(stranger, ORIGIN)).await, nothing);
+    assert_eq!(
+        bench.send(known("visitor-1", ORIGIN)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let foreign = bench.send(known(VISITOR, "https://evil.example")).await;
+    assert_eq!(foreign.0, StatusCode::FORBIDDEN);
+
+    // The next visit asks only what is missing.
+    let mut second = identification(VISITOR, &new_id(), "");
+    second["answers"] = json!({"role": "CTO"});
+    let reply = bench.post("/api/v1/identify", second.to_string()).await;
+    assert_eq!(reply.0, StatusCode::OK, "{}", reply.1);
+    let answers: Vec<String> = sqlx::query_scalar("SELECT answers FROM contacts")
+        .fetch_all(bench.state.store().reader())
+        .await
+        .unwrap();
+    let answers: Vec<Value> = answers
+        .iter()
+        .map(|text| serde_json::from_str(text).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 1, "still one contact");
+    assert_eq!(
+        (answers[0]["role"].as_str(), answers[0]["name"].as_str()),
+        (Some("CTO"), Some("Ana Pérez"))
+    );
+    assert_eq!(bench.count("submissions").await, 2);
+
+    // Somebody unknown must answer everything the form requires.
+    let mut unknown = identification(stranger, &new_id(), "");
+    unknown["answers"] = json!({"role": "CTO"});
+    let (status, reply) = bench.post("/api/v1/identify", unknown.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let missing: Vec<&str> = reply["error"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|field| field["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(missing, ["name", "email", "company", "company_size"]);
 }
 
 async fn a_returning_contact_on_a_new_device_keeps_its_id_and_earns_points_once(backend: Backend) {

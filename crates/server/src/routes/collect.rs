@@ -3,7 +3,7 @@
 //! from the customer's pages, so CORS admits every configured origin, and each
 //! request is checked against its own site's origins.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -33,6 +33,11 @@ const SITE_CONFIG_MAX_AGE: u32 = 60;
 struct BatchReply {
     accepted: u64,
     duplicates: u64,
+}
+
+#[derive(Serialize)]
+struct KnownFields {
+    known: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -67,6 +72,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/v1/events", post(collect_events))
         .route("/api/v1/identify", post(identify))
         .route("/api/v1/sites/{site}/config", get(site_config))
+        .route(
+            "/api/v1/sites/{site}/visitors/{visitor}/known",
+            get(known_fields),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -135,8 +144,12 @@ async fn identify(
     let form = site
         .form(&identification.form)
         .ok_or_else(|| ApiError::UnknownForm(identification.form.clone()))?;
+    // Progressive profiling: what the contact answered before is not asked again.
+    let reader = state.store().reader();
+    let known = contacts::known_answers(reader, &site.id, &identification.visitor_id).await?;
+    let known_fields: BTreeSet<String> = known.keys().cloned().collect();
     let answers = form
-        .validate(&identification.answers)
+        .validate(&identification.answers, &known_fields)
         .map_err(ApiError::InvalidAnswers)?;
     if from_bot(sender, &headers, identification.automation) {
         telemetry::bot_request();
@@ -168,7 +181,9 @@ async fn identify(
         Some(earlier) => earlier,
         None => {
             let visitor = &identification.visitor_id;
-            let contact_id = contacts::identify(&mut tx, &site.id, visitor, &answers, now).await?;
+            let mut stitched = known;
+            stitched.extend(answers.clone());
+            let contact_id = contacts::identify(&mut tx, &site.id, visitor, &stitched, now).await?;
             submissions::record(
                 &mut tx,
                 &identification.token,
@@ -216,6 +231,32 @@ async fn site_config(
         ],
         body,
     ))
+}
+
+/// The fields the visitor's contact has answered, by name only, so that the form
+/// asks the next questions instead. Values never leave the server this way.
+async fn known_fields(
+    State(state): State<AppState>,
+    Path((site_id, visitor_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    let site = state.site(&site_id)?;
+    if uuid::Uuid::try_parse(&visitor_id).is_err() {
+        return Err(ApiError::BadRequest("the visitor id must be a UUID".into()));
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("(not text)");
+        if !site.allows_origin(origin) {
+            return Err(ApiError::ForeignOrigin(origin.to_owned()));
+        }
+    }
+
+    let reader = state.store().reader();
+    let known = contacts::known_answers(reader, &site.id, &visitor_id).await?;
+    let reply = KnownFields {
+        known: known.into_keys().collect(),
+    };
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(reply)))
 }
 
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

@@ -173,6 +173,27 @@ pub async fn identified_among(
     Ok(identified)
 }
 
+/// What the identified contact of this visitor has answered so far, by field; empty
+/// for a visitor not seen or not identified.
+pub async fn known_answers(
+    reader: &sqlx::AnyPool,
+    site_id: &str,
+    visitor_id: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let answers: Option<String> = sqlx::query_scalar(
+        "SELECT c.answers FROM visitors v JOIN contacts c ON c.id = v.contact_id
+         WHERE v.site_id = $1 AND v.id = $2 AND c.email IS NOT NULL",
+    )
+    .bind(site_id)
+    .bind(visitor_id)
+    .fetch_optional(reader)
+    .await?;
+    match answers {
+        Some(answers) => Ok(serde_json::from_str(&answers)?),
+        None => Ok(BTreeMap::new()),
+    }
+}
+
 /// Stitches the visitor to the contact with this e-mail, creating or upgrading one
 /// as needed, and merges the answers into it. Returns the contact's id.
 ///
