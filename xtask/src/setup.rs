@@ -18,7 +18,7 @@ pub enum Purpose {
 
 pub fn run(root: &Path, purpose: Purpose) -> anyhow::Result<()> {
     wasm_target()?;
-    wasm_opt(root)?;
+    npm_packages(root)?;
     if purpose == Purpose::Test {
         chromium()?;
         postgres()?;
@@ -46,10 +46,15 @@ fn wasm_target() -> anyhow::Result<()> {
     }
 }
 
-/// wasm-opt from npm's binaryen package, pinned in package.json. (Debian's binaryen
-/// is too old and emits WebAssembly that breaks in the browser.)
-fn wasm_opt(root: &Path) -> anyhow::Result<()> {
-    if root.join("node_modules/.bin/wasm-opt").exists() {
+/// The npm packages pinned in package.json: wasm-opt from binaryen (Debian's binaryen
+/// is too old and emits WebAssembly that breaks in the browser), and axe-core, the
+/// accessibility audit the browser tests run on the form.
+fn npm_packages(root: &Path) -> anyhow::Result<()> {
+    let installed = [
+        "node_modules/.bin/wasm-opt",
+        "node_modules/axe-core/axe.min.js",
+    ];
+    if installed.iter().all(|path| root.join(path).exists()) {
         return Ok(());
     }
     if Command::new("npm").arg("--version").output().is_err() {
