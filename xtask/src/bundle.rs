@@ -33,18 +33,21 @@ const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_t
 
 pub fn build(root: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut build = cargo(root);
-    build.args([
-        "build",
-        "--profile",
-        "wasm-release",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]);
+    // One cargo run per crate: built together, cargo would unify their features,
+    // and the form's std would reach the no_std tracker through core.
     for (package, _) in CRATES {
-        build.args(["--package", package]);
+        let mut build = cargo(root);
+        build.args([
+            "build",
+            "--profile",
+            "wasm-release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--package",
+            package,
+        ]);
+        run(&mut build)?;
     }
-    run(&mut build)?;
 
     let pkg = root.join("pkg");
     fs::create_dir_all(&pkg)?;
@@ -80,12 +83,13 @@ fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    run(Command::new(wasm_opt)
-        .arg("-Oz")
-        .args(WASM_FEATURES)
-        .arg(wasm)
-        .arg("-o")
-        .arg(wasm))
+    let mut optimize = Command::new(wasm_opt);
+    optimize.arg("-Oz");
+    // `HEADWATER_KEEP_NAMES=1` keeps function names, for a look with `twiggy top`.
+    if std::env::var_os("HEADWATER_KEEP_NAMES").is_some() {
+        optimize.arg("-g");
+    }
+    run(optimize.args(WASM_FEATURES).arg(wasm).arg("-o").arg(wasm))
 }
 
 struct Size {
