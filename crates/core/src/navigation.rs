@@ -1,7 +1,7 @@
 //! Navigation: which changes of the address are new page views, and which links
 //! leave the site or fetch a file.
 
-use crate::wire::{url_host, url_path};
+use crate::wire::{after_byte, url_host, url_path};
 
 /// Links to files with these extensions are downloads, wherever they are hosted.
 pub const DOWNLOAD_EXTENSIONS: &[&str] = &[
@@ -42,17 +42,20 @@ pub fn classify_link(page: &str, href: &str) -> Option<LinkKind> {
 }
 
 fn is_download(path: &str) -> bool {
-    let file = path.rsplit('/').next().unwrap_or("");
-    let Some((_, extension)) = file.rsplit_once('.') else {
+    let Some(dot) = path.bytes().rposition(|byte| byte == b'.') else {
         return false;
     };
+    let extension = path.get(dot + 1..).unwrap_or("");
+    if extension.contains('/') {
+        return false;
+    }
     DOWNLOAD_EXTENSIONS
         .iter()
         .any(|known| known.eq_ignore_ascii_case(extension))
 }
 
 fn fragment(url: &str) -> &str {
-    url.split_once('#').map_or("", |(_, fragment)| fragment)
+    after_byte(url, b'#').unwrap_or("")
 }
 
 #[cfg(test)]

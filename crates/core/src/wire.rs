@@ -336,7 +336,7 @@ pub fn new_id(random: [u8; 16]) -> String {
 /// grow past a limit (a page title, a form's name).
 pub fn clip_chars(text: &str, max: usize) -> &str {
     match text.char_indices().nth(max) {
-        Some((end, _)) => &text[..end],
+        Some((end, _)) => text.get(..end).unwrap_or(text),
         None => text,
     }
 }
@@ -350,7 +350,7 @@ pub fn clip_bytes(text: &str, max: usize) -> &str {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    &text[..end]
+    text.get(..end).unwrap_or("")
 }
 
 /// `text` with every control character replaced by a space: what the tracker
@@ -441,29 +441,46 @@ pub fn url_host(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
+    let authority = until_any(rest, b"/?#");
     // Credentials before an `@` are not part of the host.
-    let host = authority
-        .rsplit_once('@')
-        .map_or(authority, |(_, host)| host);
+    let host = match authority.bytes().rposition(|byte| byte == b'@') {
+        Some(at) => authority.get(at + 1..)?,
+        None => authority,
+    };
     (!host.is_empty()).then_some(host)
 }
 
 /// The path of an absolute URL, without query or fragment: `/pricing` for
 /// `https://example.com/pricing?plan=pro#faq`. A URL without a path gives `/`.
 pub fn url_path(url: &str) -> &str {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path_and_more = after_scheme
-        .find(['/', '?', '#'])
-        .map_or("/", |start| &after_scheme[start..]);
+    let after_scheme = url
+        .as_bytes()
+        .windows(3)
+        .position(|window| window == b"://")
+        .and_then(|start| url.get(start + 3..))
+        .unwrap_or(url);
+    let authority = until_any(after_scheme, b"/?#");
+    let path_and_more = after_scheme.get(authority.len()..).unwrap_or("");
     if !path_and_more.starts_with('/') {
         return "/";
     }
-    let end = path_and_more
-        .find(['?', '#'])
-        .unwrap_or(path_and_more.len());
-    &path_and_more[..end]
+    until_any(path_and_more, b"?#")
+}
+
+/// `text` up to the first of these ASCII bytes (all of it if none). Scans bytes:
+/// an ASCII byte never occurs inside another character in UTF-8.
+pub fn until_any<'a>(text: &'a str, stops: &[u8]) -> &'a str {
+    let end = text
+        .bytes()
+        .position(|byte| stops.contains(&byte))
+        .unwrap_or(text.len());
+    text.get(..end).unwrap_or(text)
+}
+
+/// `text` after the first `stop` byte (ASCII), if there is one.
+pub fn after_byte(text: &str, stop: u8) -> Option<&str> {
+    let start = text.bytes().position(|byte| byte == stop)?;
+    text.get(start + 1..)
 }
 
 #[cfg(test)]

@@ -79,6 +79,19 @@ extern "C" {
     fn query_selector_all(this: &Element, selector: &str) -> JsValue;
 }
 
+/// A whole number written in decimal digits, as the tracker writes times into
+/// storage: smaller than `str::parse`, which the tracker would otherwise carry
+/// only for this.
+pub fn whole_number(digits: &str) -> Option<i64> {
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    digits.bytes().try_fold(0i64, |number, byte| {
+        byte.is_ascii_digit()
+            .then(|| number * 10 + i64::from(byte - b'0'))
+    })
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now() -> i64 {
     date_now() as i64

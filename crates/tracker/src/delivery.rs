@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 
 use headwater_core::delivery::{Answer, MAX_BATCH_BYTES, Schedule, answer, retry_delay};
 use headwater_core::json::JsonObject;
-use headwater_core::wire::MAX_EVENTS_PER_BATCH;
+use headwater_core::wire::{MAX_EVENTS_PER_BATCH, after_byte, until_any};
 
 use crate::browser;
 use crate::tracker::Shared;
@@ -271,9 +271,10 @@ fn key(event: &Queued) -> String {
 
 fn parse_key(key: &str) -> Option<(&str, i64, &str)> {
     let rest = key.strip_prefix(QUEUE_PREFIX)?;
-    let (visitor, rest) = rest.split_once('.')?;
-    let (at, id) = rest.split_once('.')?;
-    Some((visitor, at.parse().ok()?, id))
+    let visitor = until_any(rest, b".");
+    let rest = after_byte(rest, b'.')?;
+    let at = until_any(rest, b".");
+    Some((visitor, browser::whole_number(at)?, after_byte(rest, b'.')?))
 }
 
 impl Queued {

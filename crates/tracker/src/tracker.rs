@@ -13,7 +13,7 @@ use core::cell::RefCell;
 
 use headwater_core::profile::BehaviourTally;
 use headwater_core::session::is_current;
-use headwater_core::wire::{MAX_URL_LENGTH, clip_bytes, is_id};
+use headwater_core::wire::{MAX_URL_LENGTH, after_byte, clip_bytes, is_id, until_any};
 use headwater_core::{EngagementProfile, Event, EventDetail};
 use js_sys::Function;
 use wasm_bindgen::{JsCast, JsValue};
@@ -311,8 +311,8 @@ fn stored_visitor_id() -> Option<String> {
 }
 
 fn parse_session(text: &str) -> Option<(&str, i64)> {
-    let (id, last) = text.split_once(' ')?;
-    Some((id, last.parse().ok()?))
+    let last = after_byte(text, b' ')?;
+    Some((until_any(text, b" "), browser::whole_number(last)?))
 }
 
 fn save_profile(tracker: &Tracker) {
