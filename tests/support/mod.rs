@@ -3,6 +3,7 @@
 //! Chromium driven through chromedriver.
 
 pub mod browser;
+pub mod proxy;
 pub mod receiver;
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,15 @@ pub struct Server {
 impl Server {
     /// Starts the server with the demo configuration, sending handoffs to `handoff_url`.
     pub async fn start(handoff_url: &str) -> anyhow::Result<Server> {
+        Self::start_with(handoff_url, |_| {}).await
+    }
+
+    /// The same, with the configuration changed by `adjust` first (the demo site
+    /// is `config.sites[0]`).
+    pub async fn start_with(
+        handoff_url: &str,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Server> {
         if !root().join("pkg/hw.js").exists() {
             bail!(
                 "the browser bundle is missing: run `cargo xtask build-web` (or `cargo xtask test`)"
@@ -63,6 +73,7 @@ impl Server {
             .context("the example has a webhook")?;
         webhook.url = handoff_url.to_owned();
         webhook.initial_backoff_ms = 200;
+        adjust(&mut config);
         config.validate()?;
 
         let state = AppState::new(config).await?;
@@ -91,6 +102,29 @@ impl Server {
         }
         (&mut self.task).await??;
         Ok(())
+    }
+}
+
+impl Server {
+    /// Rows of a query against the server's database, each as its columns' text.
+    pub async fn rows(&self, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
+        use sqlx::Row;
+        let rows = sqlx::query(sql).fetch_all(&self.database).await?;
+        rows.iter()
+            .map(|row| {
+                (0..row.columns().len())
+                    .map(|index| {
+                        let text: Option<String> = row
+                            .try_get::<Option<String>, _>(index)
+                            .or_else(|_| {
+                                row.try_get::<Option<i64>, _>(index)
+                                    .map(|number| number.map(|number| number.to_string()))
+                            })?;
+                        Ok(text.unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 
