@@ -15,7 +15,10 @@ pub mod contacts;
 pub mod events;
 pub mod outbox;
 pub mod privacy;
+pub mod settings;
 pub mod submissions;
+pub mod users;
+pub mod workbench;
 
 use std::time::Duration;
 
