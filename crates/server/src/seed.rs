@@ -357,8 +357,12 @@ impl Simulation<'_> {
         let mut events = Vec::new();
         // The first visit comes from its campaign or referrer; later ones directly.
         let mut referrer = std::mem::take(&mut visitor.referrer);
-        let mut url = std::mem::replace(&mut visitor.landing, format!("{}/", self.origin));
-        for path in self.pages(visitor.kind, rng) {
+        let landing = std::mem::replace(&mut visitor.landing, format!("{}/", self.origin));
+        let later = self
+            .pages(visitor.kind, rng)
+            .into_iter()
+            .map(|path| format!("{}{path}", self.origin));
+        for url in std::iter::once(landing).chain(later) {
             events.push(event(
                 rng,
                 &session_id,
@@ -384,7 +388,6 @@ impl Simulation<'_> {
                 events.push(event(rng, &session_id, at, &url, &referrer, detail));
             }
             referrer = url;
-            url = format!("{}{path}", self.origin);
         }
         let batch = EventBatch {
             site: self.site.id.clone(),

@@ -331,7 +331,11 @@ mod tests {
                 "no [[sites]] table has id = \"demo\"",
             ),
             ("points = 20", "pointz = 20", "missing field `points`"),
-            ("[[sites]]\n", "[[sites]]\ncolour = 1\n", "unknown field `colour`"),
+            (
+                "[[sites]]\n",
+                "[[sites]]\ncolour = 1\n",
+                "unknown field `colour`",
+            ),
             (
                 "threshold = 20",
                 "threshold = \"high\"",
