@@ -64,7 +64,14 @@ const DEMO_ACCOUNTS: &str = "headwater-data/demo-accounts.txt";
 /// to sign in, and serves.
 fn demo(root: &Path, rest: &[String]) -> anyhow::Result<()> {
     let mut build = cargo(root);
-    build.args(["build", "--release", "--package", "headwater-server", "--bin", "headwater"]);
+    build.args([
+        "build",
+        "--release",
+        "--package",
+        "headwater-server",
+        "--bin",
+        "headwater",
+    ]);
     run(&mut build)?;
     let headwater = root.join("target/release/headwater");
 
@@ -73,12 +80,21 @@ fn demo(root: &Path, rest: &[String]) -> anyhow::Result<()> {
         let mut seed = Command::new(&headwater);
         seed.current_dir(root)
             .args(["seed", "--config", "headwater.example.toml"])
-            .args(["--visitors", "3000", "--days", "90", "--credentials-file", DEMO_ACCOUNTS]);
+            .args([
+                "--visitors",
+                "3000",
+                "--days",
+                "90",
+                "--credentials-file",
+                DEMO_ACCOUNTS,
+            ]);
         run(&mut seed)?;
     }
     println!("\nThe console: http://127.0.0.1:8080/console");
     match std::fs::read_to_string(root.join(DEMO_ACCOUNTS)) {
-        Ok(accounts) => println!("Demo accounts (role, e-mail, password), from {DEMO_ACCOUNTS}:\n{accounts}"),
+        Ok(accounts) => {
+            println!("Demo accounts (role, e-mail, password), from {DEMO_ACCOUNTS}:\n{accounts}")
+        }
         Err(_) => println!("(no {DEMO_ACCOUNTS}: add yourself with `headwater user add`)"),
     }
 

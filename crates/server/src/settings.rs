@@ -9,7 +9,6 @@
 //! largest version id. Readers take the snapshot whole ([`LiveSites::snapshot`]),
 //! so a request never sees half of one version and half of another.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,12 +74,12 @@ impl LiveSites {
     pub async fn start(file: Arc<Config>, store: &Store) -> anyhow::Result<LiveSites> {
         let live = LiveSites::from_file(file.clone());
         let mut tx = store.begin().await?;
-        let saved: BTreeSet<String> = settings::live(&mut tx)
-            .await?
-            .into_iter()
-            .map(|version| version.site_id)
-            .collect();
-        for site in file.sites.iter().filter(|site| !saved.contains(&site.id)) {
+        for site in &file.sites {
+            // Processes starting together on one PostgreSQL database take turns.
+            crate::store::lock(&mut tx, &format!("settings {}", site.id)).await?;
+            if settings::latest_version(&mut tx, &site.id).await?.is_some() {
+                continue;
+            }
             let text = render(&site.id, &site.settings())?;
             let note = "first start: the settings in the configuration file";
             settings::append(

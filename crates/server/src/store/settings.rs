@@ -72,6 +72,19 @@ pub async fn version(
     row.as_ref().map(from_row).transpose()
 }
 
+/// The number of a site's live version, if it has one.
+pub async fn latest_version(
+    connection: &mut AnyConnection,
+    site_id: &str,
+) -> anyhow::Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MAX(version) FROM site_settings WHERE site_id = $1")
+            .bind(site_id)
+            .fetch_one(&mut *connection)
+            .await?,
+    )
+}
+
 /// Saves the next version of a site's settings and returns its number. Call within
 /// a transaction that has locked the site's settings.
 pub async fn append(
@@ -83,12 +96,7 @@ pub async fn append(
     now: i64,
 ) -> anyhow::Result<i64> {
     super::lock(connection, &format!("settings {site_id}")).await?;
-    let current: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(version) FROM site_settings WHERE site_id = $1")
-            .bind(site_id)
-            .fetch_one(&mut *connection)
-            .await?;
-    let next = current.unwrap_or(0) + 1;
+    let next = latest_version(connection, site_id).await?.unwrap_or(0) + 1;
     sqlx::query(
         "INSERT INTO site_settings (site_id, version, settings, author, note, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",

@@ -68,8 +68,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(workbench::router())
         .merge(settings::router())
         .merge(users::router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), protect))
         .layer(axum::middleware::from_fn(html_errors))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), protect))
         .layer(headers("content-security-policy", CONTENT_SECURITY_POLICY))
         .layer(headers("x-frame-options", "DENY"))
         .layer(headers("x-content-type-options", "nosniff"))
@@ -123,7 +123,7 @@ async fn protect(State(state): State<AppState>, request: Request, next: Next) ->
     let account = match jar.get(SESSION_COOKIE) {
         Some(token) => match accounts::session(state.store(), token.value(), now_ms()).await {
             Ok(account) => account,
-            Err(error) => return ApiError::Internal(error).into_response(),
+            Err(error) => return error_page(ApiError::Internal(error), None),
         },
         None => None,
     };
@@ -132,7 +132,8 @@ async fn protect(State(state): State<AppState>, request: Request, next: Next) ->
     if !matches!(*request.method(), Method::GET | Method::HEAD) {
         let (parts, body) = request.into_parts();
         let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM_BYTES).await else {
-            return ApiError::BadRequest("the form is too large".into()).into_response();
+            let refusal = ApiError::BadRequest("the form is too large".into());
+            return error_page(refusal, account.as_ref());
         };
         let presented = form_urlencoded::parse(&bytes)
             .find(|(name, _)| name == "csrf")
@@ -144,16 +145,16 @@ async fn protect(State(state): State<AppState>, request: Request, next: Next) ->
                 .get(SIGN_IN_COOKIE)
                 .map(|cookie| cookie.value().to_owned())
                 .unwrap_or_default(),
-            (None, _) => return ApiError::Unauthorized.into_response(),
+            (None, _) => return Redirect::to(auth::SIGN_IN_PATH).into_response(),
         };
         if !accounts::same_secret(&presented, &expected) {
             tracing::info!(path = parts.uri.path(), "console form refused: CSRF token");
-            return ApiError::Forbidden(
+            let refusal = ApiError::Forbidden(
                 "this form did not come from this console, or its page is too old: \
                  reload the page and try again"
                     .into(),
-            )
-            .into_response();
+            );
+            return error_page(refusal, account.as_ref());
         }
         request = Request::from_parts(parts, Body::from(bytes));
     }
@@ -174,6 +175,7 @@ struct ErrorPage {
 /// Middleware: the console's errors as pages, and a missing session as the way to
 /// the sign-in page. Errors come from the one error type as JSON; this wraps them.
 async fn html_errors(request: Request, next: Next) -> Response {
+    let account = request.extensions().get::<Account>().cloned();
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -184,7 +186,7 @@ async fn html_errors(request: Request, next: Next) -> Response {
         return response;
     }
     if status == StatusCode::UNAUTHORIZED {
-        return Redirect::to("/console/sign-in").into_response();
+        return Redirect::to(auth::SIGN_IN_PATH).into_response();
     }
 
     let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
@@ -195,8 +197,23 @@ async fn html_errors(request: Request, next: Next) -> Response {
         .as_str()
         .unwrap_or("something went wrong")
         .to_owned();
+    page_of_error(status, message, account.as_ref())
+}
+
+/// An error as a page, logged and counted as the one error type does.
+fn error_page(error: ApiError, account: Option<&Account>) -> Response {
+    let message = error.to_string();
+    let status = error.into_response().status();
+    page_of_error(status, message, account)
+}
+
+fn page_of_error(status: StatusCode, message: String, account: Option<&Account>) -> Response {
+    let layout = match account {
+        Some(account) => Layout::new(account, "Not possible", ""),
+        None => Layout::anonymous("Not possible"),
+    };
     let page = ErrorPage {
-        layout: Layout::anonymous("Not possible"),
+        layout,
         status: status.as_u16(),
         message,
     };
