@@ -33,6 +33,7 @@ pub struct Server {
     pub url: String,
     pub database: SqlitePool,
     /// The database's URL, for a test that opens it with Headwater's own store.
+    #[allow(dead_code, reason = "only some test binaries open the store")]
     pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,

@@ -463,9 +463,9 @@ pub fn csv(report: &Report, site_id: &str, source: &Source) -> anyhow::Result<Ve
         }
     }
     writer.flush()?;
-    Ok(writer
+    writer
         .into_inner()
-        .map_err(|error| anyhow::anyhow!("{error}"))?)
+        .map_err(|error| anyhow::anyhow!("{error}"))
 }
 
 #[cfg(test)]

@@ -644,7 +644,7 @@ async fn markup_sent_by_visitors_renders_as_text_everywhere(backend: Backend) {
     let events = vec![
         event(
             &page,
-            &format!("https://evil.example/<img src=x onerror=alert(5)>"),
+            "https://evil.example/<img src=x onerror=alert(5)>",
             json!({"kind": "page_view"}),
         ),
         event(
@@ -974,7 +974,7 @@ async fn settings_are_checked_previewed_versioned_live_and_rolled_back(backend: 
     assert!(version.contains("mia@acme.example") && version.contains("pricing matters more"));
 
     // Another process on the same database sees it when it reloads.
-    if matches!(backend, Backend::Sqlite | Backend::Postgres) {
+    {
         let example = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../headwater.example.toml"
