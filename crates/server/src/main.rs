@@ -103,11 +103,17 @@ struct Settings {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // Seeding plays months of history: its every step logged would drown the summary.
+    let default_filter = match cli.command {
+        Command::Seed { .. } => "error",
+        _ => DEFAULT_LOG_FILTER,
+    };
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     tracing_subscriber::fmt().with_env_filter(filter).init();
 
-    match Cli::parse().command {
+    match cli.command {
         Command::Serve { settings } => {
             let config = settings.load()?;
             let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -175,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
             );
             let mut lines = String::new();
             for (email, role, password) in &summary.accounts {
-                lines.push_str(&format!("{role:<14} {email:<36} {password}\n"));
+                lines.push_str(&format!("{:<14} {email:<36} {password}\n", role.as_str()));
             }
             if !lines.is_empty() {
                 println!("demo accounts (shown once):\n{lines}");

@@ -59,6 +59,9 @@ pub async fn queue(
 }
 
 /// Identified leads matching the filter, latest change first.
+// FIXME: the text search reads every identified contact of the site (LIKE over the
+// e-mail and the answers); a full-text index (FTS5, tsvector) would keep it fast
+// past some hundred thousand contacts.
 pub async fn search(
     connection: &mut AnyConnection,
     filter: &LeadFilter,
