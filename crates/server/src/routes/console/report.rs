@@ -118,11 +118,13 @@ async fn page(
 ) -> Result<Response, ApiError> {
     require(&account, &[Role::Marketer])?;
     let started = std::time::Instant::now();
-    let (site, report, source) = compute(&state, &query).await?;
-    let sources = {
+    let site_id = chosen_site(&state, query.site.as_deref())?.id.clone();
+    let sources = async {
         let mut connection = state.store().reader().acquire().await?;
-        report::sources(&mut connection, &site.id).await?
+        report::sources(&mut connection, &site_id).await
     };
+    let (computed, sources) = tokio::join!(compute(&state, &query), sources);
+    let ((site, report, source), sources) = (computed?, sources?);
 
     let rows = FLOW
         .into_iter()
