@@ -160,17 +160,12 @@ pub async fn compute(
     zone: &TimeZone,
 ) -> anyhow::Result<Report> {
     let previous = period.previous(zone)?;
-    let histories = histories(
-        connection,
-        site_id,
-        source,
-        previous.start_ms,
-        period.end_ms,
-    )
-    .await?;
+    let (start, end) = (previous.start_ms, period.end_ms);
+    let histories = histories(connection, site_id, source, start, end).await?;
+    let inquiries = lone_inquiries(connection, site_id, source, start, end).await?;
     Ok(Report {
-        current: figures(&histories, period, zone),
-        before: figures(&histories, &previous, zone),
+        current: figures(&histories, &inquiries, period, zone),
+        before: figures(&histories, &inquiries, &previous, zone),
         period: period.clone(),
         previous,
     })
@@ -254,8 +249,43 @@ impl Figures {
     }
 }
 
+/// The column a source filters on, and its value; any source compares '' with ''.
+fn source_filter(source: &Source) -> (&'static str, &str) {
+    match source {
+        Source::Any => ("''", ""),
+        Source::Campaign(value) => ("c.first_campaign", value.as_str()),
+        Source::Referrer(value) => ("c.first_referrer", value.as_str()),
+        Source::Channel(value) => ("c.first_channel", value.as_str()),
+    }
+}
+
+/// When the contacts still in the Inquiry stage arrived, within the times given.
+/// Most contacts never get further; their one move is their arrival, so they are
+/// counted from the contacts table alone rather than read move by move.
+async fn lone_inquiries(
+    connection: &mut AnyConnection,
+    site_id: &str,
+    source: &Source,
+    start_ms: i64,
+    end_ms: i64,
+) -> anyhow::Result<Vec<i64>> {
+    let (column, value) = source_filter(source);
+    let sql = format!(
+        "SELECT c.stage_changed_at FROM contacts c
+         WHERE c.site_id = $1 AND c.stage_changed_at >= $2 AND c.stage_changed_at < $3
+           AND c.stage = 'inquiry' AND {column} = $4"
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(site_id)
+        .bind(start_ms)
+        .bind(end_ms)
+        .bind(value)
+        .fetch_all(&mut *connection)
+        .await?)
+}
+
 /// Every move up to `end_ms` of the contacts of the site (and source) that moved
-/// at or after `start_ms`, by contact, oldest first.
+/// at or after `start_ms` and got past Inquiry, by contact, oldest first.
 async fn histories(
     connection: &mut AnyConnection,
     site_id: &str,
@@ -263,12 +293,7 @@ async fn histories(
     start_ms: i64,
     end_ms: i64,
 ) -> anyhow::Result<Vec<Vec<Change>>> {
-    let (column, value) = match source {
-        Source::Any => ("''", ""),
-        Source::Campaign(value) => ("c.first_campaign", value.as_str()),
-        Source::Referrer(value) => ("c.first_referrer", value.as_str()),
-        Source::Channel(value) => ("c.first_channel", value.as_str()),
-    };
+    let (column, value) = source_filter(source);
     // A contact's latest move is at or after any of its moves, so contacts whose
     // latest move is older than the start have nothing in the periods.
     let sql = format!(
@@ -276,7 +301,7 @@ async fn histories(
                 CASE WHEN sc.to_stage = 'recycled' THEN sc.reason ELSE '' END AS reason
          FROM contacts c JOIN stage_changes sc ON sc.contact_id = c.id
          WHERE c.site_id = $1 AND c.stage_changed_at >= $2 AND sc.at < $3
-           AND {column} = $4"
+           AND c.stage <> 'inquiry' AND {column} = $4"
     );
     let rows = sqlx::query(&sql)
         .bind(site_id)
@@ -308,8 +333,18 @@ async fn histories(
     Ok(histories)
 }
 
-fn figures(histories: &[Vec<Change>], period: &Period, zone: &TimeZone) -> Figures {
+fn figures(
+    histories: &[Vec<Change>],
+    lone_inquiries: &[i64],
+    period: &Period,
+    zone: &TimeZone,
+) -> Figures {
     let mut figures = Figures::default();
+    for &at in lone_inquiries.iter().filter(|at| period.contains(**at)) {
+        *figures.entered.entry(Stage::Inquiry).or_default() += 1;
+        let day = figures.days.entry(day_of(at, zone)).or_default();
+        *day.entry(Stage::Inquiry).or_default() += 1;
+    }
     let mut stays: BTreeMap<Stage, Vec<i64>> = BTreeMap::new();
     for history in histories {
         for (index, change) in history.iter().enumerate() {
@@ -592,11 +627,15 @@ mod tests {
                 change(9, Some(Mql), Sal, at("2025-01-21", 0)),
             ],
         ];
-        let figures = figures(&histories, &period, &zone);
+        let figures = figures(&histories, &[at("2025-01-18", 3)], &period, &zone);
         assert_eq!(figures.entered(Mql), 2);
         assert_eq!(figures.moved_on(Mql), 1);
         assert_eq!(figures.conversion(Mql), Some(50.0));
-        assert_eq!(figures.entered(Inquiry), 1);
+        assert_eq!(
+            figures.entered(Inquiry),
+            2,
+            "one moved on, one still an inquiry"
+        );
         assert_eq!(figures.moved_on(Inquiry), 1);
         assert_eq!(figures.median_ms[&Mql], 5 * 3_600_000);
         assert_eq!(figures.median_ms[&Sal], 24 * 3_600_000);
