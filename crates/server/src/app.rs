@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::anonymity::Salts;
 use crate::config::{Config, SiteConfig};
 use crate::error::ApiError;
 use crate::ingest::Ingest;
@@ -37,6 +38,7 @@ struct Inner {
     handoff_wake: Arc<Notify>,
     limits: Limits,
     ingest: Ingest,
+    salts: Salts,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 limits: Limits::new(&config.server),
                 ingest: Ingest::start(store.clone(), sites.clone(), handoff_wake.clone()),
+                salts: Salts::new(store.clone()),
                 config,
                 sites,
                 store,
@@ -91,6 +94,11 @@ impl AppState {
     /// The writer of event batches.
     pub fn ingest(&self) -> &Ingest {
         &self.inner.ingest
+    }
+
+    /// The day's salt for cookieless ids and hashed addresses.
+    pub fn salts(&self) -> &Salts {
+        &self.inner.salts
     }
 
     /// The collector's rate limits.

@@ -16,6 +16,7 @@ pub mod settings;
 pub mod sla;
 pub mod store;
 
+mod anonymity;
 mod app;
 mod attribution;
 mod auth;

@@ -369,7 +369,9 @@ impl Simulation<'_> {
                 at,
                 &url,
                 &referrer,
-                EventDetail::PageView,
+                EventDetail::PageView {
+                    title: String::new(),
+                },
             ));
             let engaged_ms = rng.gen_range(4_000..90_000u64);
             let scroll_depth = match visitor.kind {
@@ -400,7 +402,7 @@ impl Simulation<'_> {
         batch
             .validate(at)
             .map_err(|error| anyhow::anyhow!("a seeded batch is invalid: {error}"))?;
-        self.state.ingest().write(batch, at).await?;
+        self.state.ingest().write(batch, at, None).await?;
         summary.batches += 1;
 
         let fills_in = match visitor.kind {

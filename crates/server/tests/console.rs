@@ -655,7 +655,18 @@ async fn markup_sent_by_visitors_renders_as_text_everywhere(backend: Backend) {
         event(
             &page,
             "",
-            json!({"kind": "custom", "name": "<img src=x onerror=alert(7)>"}),
+            json!({"kind": "custom", "name": "<img src=x onerror=alert(7)>",
+                "properties": {"plan": "<script>alert(10)</script>"}}),
+        ),
+        event(
+            &page,
+            "",
+            json!({"kind": "page_view", "title": "<script>alert(11)</script>"}),
+        ),
+        event(
+            &page,
+            "",
+            json!({"kind": "outbound", "target": "https://evil.example/<script>alert(12)</script>"}),
         ),
     ];
     assert_eq!(
@@ -722,6 +733,9 @@ async fn markup_sent_by_visitors_renders_as_text_everywhere(backend: Backend) {
         "&#60;script&#62;alert(6)&#60;/script&#62;",
         "&#60;img src=x onerror=alert(7)&#62;",
         "&#60;script&#62;alert(9)&#60;/script&#62;",
+        "plan=&#60;script&#62;alert(10)&#60;/script&#62;",
+        "&#60;script&#62;alert(11)&#60;/script&#62;",
+        "alert(12)",
     ] {
         assert!(
             lead.contains(shown),

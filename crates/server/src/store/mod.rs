@@ -15,9 +15,11 @@ pub mod contacts;
 pub mod events;
 pub mod outbox;
 pub mod privacy;
+pub mod salts;
 pub mod settings;
 pub mod submissions;
 pub mod users;
+pub mod visitors;
 pub mod workbench;
 
 use std::time::Duration;

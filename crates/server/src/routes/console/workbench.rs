@@ -367,13 +367,23 @@ async fn lead(
             .map(|event| {
                 let touch = attribution::first_touch(&event.url, &event.referrer);
                 let behaviour = match &event.detail {
-                    EventDetail::Click { behaviour } => behaviour.clone(),
-                    EventDetail::Custom { name } => name.clone(),
+                    EventDetail::PageView { title } => title.clone(),
                     EventDetail::Engagement {
                         engaged_ms,
                         scroll_depth,
                     } => format!("{} s engaged, scrolled {scroll_depth} %", engaged_ms / 1000),
-                    EventDetail::PageView => String::new(),
+                    EventDetail::Scroll { depth } => format!("scrolled past {depth} %"),
+                    EventDetail::Outbound { target } | EventDetail::Download { target } => {
+                        target.clone()
+                    }
+                    EventDetail::Custom { name, properties } if !properties.is_empty() => {
+                        let shown: Vec<String> = properties
+                            .iter()
+                            .map(|(key, value)| format!("{key}={value}"))
+                            .collect();
+                        format!("{name} ({})", shown.join(", "))
+                    }
+                    other => other.name().unwrap_or_default().to_owned(),
                 };
                 VisitLine {
                     at: local_time(event.at, &zone),

@@ -41,3 +41,7 @@ ALTER TABLE contacts ADD COLUMN first_channel TEXT;
 ALTER TABLE contacts ADD COLUMN owner TEXT;
 -- The report reads the contacts whose stage changed since a moment.
 CREATE INDEX contacts_by_change ON contacts (site_id, stage_changed_at);
+-- The report's source picker lists the distinct first touches of a site's
+-- contacts from this index alone, without reading the contacts.
+CREATE INDEX contacts_by_source
+    ON contacts (site_id, first_channel, first_campaign, first_referrer);
