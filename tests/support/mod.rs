@@ -36,6 +36,9 @@ pub fn root() -> PathBuf {
 pub struct Server {
     pub url: String,
     pub database: SqlitePool,
+    /// The database's URL, for a test that opens it with Headwater's own store.
+    #[allow(dead_code, reason = "only some test binaries open the store")]
+    pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _folder: tempfile::TempDir,
@@ -91,6 +94,7 @@ impl Server {
         Ok(Server {
             url,
             database,
+            database_url: format!("sqlite://{}", database_path.display()),
             stop: Some(stop),
             task,
             _folder: folder,
