@@ -4,8 +4,6 @@
 //! and focus moved to the first one, and photographed under
 //! `target/screenshots/` for a person to look at.
 
-// Each test binary uses its own part of the support code.
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
