@@ -387,6 +387,33 @@ async fn tabs_of_one_visitor_share_its_session() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn a_site_bundling_its_code_uses_the_es_module() -> anyhow::Result<()> {
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let server = Server::start(NOWHERE).await?;
+    let browser = debugging_browser(&server).await?;
+    browser.visit(&server, "/www/trial.html").await?;
+    browser
+        .client
+        .find(Locator::Css("#start-trial"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .run("history.pushState(null, '', '/www/trial/welcome')")
+        .await?;
+    leave(&browser, &server).await?;
+    wait_for_produced(&browser, &server).await?;
+    browser.close().await?;
+
+    let kinds = server
+        .rows("SELECT kind, body FROM events WHERE kind <> 'engagement' ORDER BY occurred_at")
+        .await?;
+    let kinds: Vec<&str> = kinds.iter().map(|row| row[0].as_str()).collect();
+    assert_eq!(kinds, ["page_view", "custom", "page_view"]);
+    server.stop().await
+}
+
+#[tokio::test]
 async fn a_site_requiring_consent_keeps_and_sends_nothing_until_it_is_given() -> anyhow::Result<()>
 {
     let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
