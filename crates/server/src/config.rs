@@ -15,9 +15,11 @@ const MIN_SECRET_LENGTH: usize = 16;
 const MIN_TOKEN_LENGTH: usize = 24;
 /// A longer minimum fill time would take every careful visitor for a bot.
 const MAX_MIN_FILL_SECONDS: f64 = 600.0;
-/// Keys of a site that belong to the file (how the site connects, and its secrets),
-/// never to the console.
-pub const FILE_OWNED_SITE_KEYS: [&str; 3] = ["origins", "secret_key", "webhooks"];
+/// Keys of a site that belong to the file (how the site connects, its secrets, and
+/// its privacy settings, which are the site's legal decisions), never to the
+/// console.
+pub const FILE_OWNED_SITE_KEYS: [&str; 5] =
+    ["origins", "secret_key", "webhooks", "privacy", "hash_routing"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
