@@ -89,9 +89,11 @@ impl FromRequestParts<AppState> for ClientAddress {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
+        // The extractor rather than the extension: it also finds the address a
+        // test gives with `MockConnectInfo`.
+        let peer = ConnectInfo::<SocketAddr>::from_request_parts(parts, state)
+            .await
+            .ok()
             .map(|info| info.0.ip());
         Ok(ClientAddress(
             peer.map(|peer| state.limits().client(peer, &parts.headers)),

@@ -3,15 +3,17 @@
 //! fresh PostgreSQL database (`HEADWATER_TEST_POSTGRES`, by default the local
 //! server's `test` database, is where the fresh databases are created from).
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use headwater_server::{AppState, Config, app};
+use headwater_server::Config;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+#[macro_use]
 mod common;
+
+use common::{Backend, Bench, bench, bench_with};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
@@ -19,30 +21,6 @@ const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML,
 const SITE_KEY: &str = "demo-site-secret-key-change-me";
 const VISITOR: &str = "6f1c2a34-9b8e-4d7a-a1c3-0e5f6a7b8c9d";
 const SESSION: &str = "0d9e8f7a-6b5c-4d3e-8f1a-2b3c4d5e6f70";
-
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-struct Bench {
-    app: Router,
-    state: AppState,
-    _folder: tempfile::TempDir,
-}
-
-/// Runs each named test once per backend.
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $test() { super::$test(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $test() { super::$test(super::Backend::Postgres).await })*
-        }
-    };
-}
 
 on_both_backends!(
     bad_batches_get_a_clear_error_and_change_nothing,
@@ -254,40 +232,6 @@ async fn the_openapi_document_matches_the_routes() {
     }
 }
 
-async fn bench(backend: Backend) -> Bench {
-    bench_with(backend, |_| {}).await
-}
-
-async fn bench_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Bench {
-    let folder = tempfile::tempdir().unwrap();
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../headwater.example.toml"
-    ))
-    .unwrap();
-    let mut config = Config::parse(&example).unwrap();
-    config.server.database = match backend {
-        Backend::Sqlite => format!("sqlite://{}", folder.path().join("test.db").display()),
-        Backend::Postgres => common::fresh_postgres().await,
-    };
-    config.server.demo_site = None;
-    // A stand-in bundle, so the asset routes have something to serve.
-    let pkg = folder.path().join("pkg");
-    std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::write(pkg.join("hw.js"), "// the loader").unwrap();
-    config.server.pkg_dir = pkg;
-    let webhook = &mut config.sites[0].webhooks[0];
-    // Nobody listens there; these tests look at the outbox, not at deliveries.
-    webhook.url = "http://127.0.0.1:9/".into();
-    adjust(&mut config);
-    let state = AppState::new(config).await.unwrap();
-    Bench {
-        app: app(state.clone()),
-        state,
-        _folder: folder,
-    }
-}
-
 impl Bench {
     async fn post(&self, path: &str, body: impl Into<Body>) -> (StatusCode, Value) {
         let request = Request::post(path)
@@ -299,20 +243,11 @@ impl Bench {
     }
 
     async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let (status, _, bytes) = self.exchange(request).await;
         (
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(self.state.store().reader())
-            .await
-            .unwrap()
     }
 }
 

@@ -2,38 +2,22 @@
 //! `tower::ServiceExt::oneshot`, on SQLite and again on PostgreSQL, as a browser
 //! would send them (cookies, form bodies, the CSRF token read off the page).
 
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use headwater_core::Role;
-use headwater_server::{AppState, Config, accounts, app};
+use headwater_server::{AppState, Config, accounts};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
+#[macro_use]
 mod common;
+
+use common::{Backend, Bench, bench, bench_with};
 
 const ORIGIN: &str = "http://127.0.0.1:8080";
 const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
                       Chrome/156.0.0.0 Safari/537.36";
 const PASSWORD: &str = "a long enough password";
-
-#[derive(Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $test() { super::$test(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $test() { super::$test(super::Backend::Postgres).await })*
-        }
-    };
-}
 
 on_both_backends!(
     signing_in_sets_a_safe_cookie_and_repeated_failures_lock_the_account,
@@ -45,13 +29,6 @@ on_both_backends!(
     the_report_agrees_with_the_stage_record_on_seeded_history,
 );
 
-struct Bench {
-    app: Router,
-    state: AppState,
-    folder: tempfile::TempDir,
-    database: String,
-}
-
 /// A browser's session: its cookie and the CSRF token its pages carry.
 #[derive(Clone, Debug)]
 struct Session {
@@ -59,45 +36,9 @@ struct Session {
     csrf: String,
 }
 
-async fn bench(backend: Backend) -> Bench {
-    bench_with(backend, |_| {}).await
-}
-
-async fn bench_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> Bench {
-    let folder = tempfile::tempdir().unwrap();
-    let example = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../headwater.example.toml"
-    ))
-    .unwrap();
-    let mut config = Config::parse(&example).unwrap();
-    config.server.database = match backend {
-        Backend::Sqlite => format!("sqlite://{}", folder.path().join("test.db").display()),
-        Backend::Postgres => common::fresh_postgres().await,
-    };
-    config.server.demo_site = None;
-    let pkg = folder.path().join("pkg");
-    std::fs::create_dir_all(&pkg).unwrap();
-    config.server.pkg_dir = pkg;
-    config.sites[0].webhooks[0].url = "http://127.0.0.1:9/".into();
-    adjust(&mut config);
-    config.validate().unwrap();
-    let database = config.server.database.clone();
-    let state = AppState::new(config).await.unwrap();
-    Bench {
-        app: app(state.clone()),
-        state,
-        folder,
-        database,
-    }
-}
-
 impl Bench {
     async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let (status, headers, bytes) = self.exchange(request).await;
         (
             status,
             headers,
@@ -192,13 +133,6 @@ impl Bench {
     async fn signed_in(&self, email: &str, role: Role) -> Session {
         self.user(email, role).await;
         self.sign_in(email, PASSWORD).await.unwrap()
-    }
-
-    async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(self.state.store().reader())
-            .await
-            .unwrap()
     }
 
     async fn stage(&self, contact: &str) -> String {
