@@ -5,7 +5,6 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use headwater_server::Config;
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;

@@ -6,7 +6,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use headwater_core::Role;
 use headwater_server::{AppState, Config, accounts};
-use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 #[macro_use]
