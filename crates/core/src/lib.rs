@@ -6,8 +6,9 @@
 //! - [`behaviour`]: behaviours marketers configure (a click on a selector, a page
 //!   viewed) and their points.
 //! - [`profile`]: the engagement profile built from a visitor's events.
-//! - [`form`]: form field definitions and the validation of submitted answers.
-//! - [`email`]: e-mail normalisation and free-mail detection.
+//! - [`form`]: forms as marketers configure them (fields, texts, points, inline or
+//!   overlay display with its triggers) and the validation of submitted answers.
+//! - [`email`]: e-mail normalisation, free-mail and disposable-domain detection.
 //! - [`lead_definition`]: the Universal Lead Definition and its explainable verdict.
 //! - [`stage`]: the demand waterfall's stages and the transitions allowed between them.
 //!
@@ -23,7 +24,7 @@ pub mod stage;
 pub mod wire;
 
 pub use behaviour::{Behaviour, Trigger};
-pub use form::{FieldError, FieldKind, FormDefinition, FormField};
+pub use form::{FieldError, FieldKind, FormDefinition, FormDisplay, FormField, FormTrigger};
 pub use lead_definition::{LeadDefinition, Verdict};
 pub use profile::EngagementProfile;
 pub use stage::{Role, Stage, StageError};
