@@ -5,6 +5,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -118,6 +120,105 @@ impl Browser {
         })
         .await?;
         self.wait_for_tracker().await
+    }
+
+    /// Opens a form as an overlay, as the tracker does when the form's trigger
+    /// fires (`loadForm(null, options)` in hw.js): imports the form bundle and
+    /// calls `mount(null, options)` with the site's configuration of the form.
+    ///
+    /// FIXME: the tests open overlays through the bundle directly until the
+    /// tracker opens them on their triggers; then they should click, scroll and
+    /// leave the page instead.
+    pub async fn open_overlay(&self, form_id: &str) -> anyhow::Result<()> {
+        let opened = self
+            .client
+            .execute_async(
+                "const [formId, done] = [arguments[0], arguments[arguments.length - 1]];
+                 (async () => {
+                   const pkg = new URL('/pkg/', location.href).href;
+                   const config = await (await fetch('/api/v1/sites/demo/config')).json();
+                   const form = config.forms.find(form => form.id === formId);
+                   const bundle = await import(pkg + 'headwater_form.js');
+                   await bundle.default({ module_or_path: pkg + 'headwater_form_bg.wasm' });
+                   const options = { site: 'demo', endpoint: location.origin,
+                                     visitor_id: localStorage.getItem('hw.visitor'), form };
+                   bundle.mount(null, JSON.stringify(options));
+                   return 'opened';
+                 })().then(done, error => done('failed: ' + error));",
+                vec![Value::from(form_id)],
+            )
+            .await?;
+        anyhow::ensure!(opened == "opened", "the overlay did not open: {opened}");
+        Ok(())
+    }
+
+    /// Presses each key in turn, as a keyboard does: down, then up.
+    pub async fn press(&self, keys: impl IntoIterator<Item = char>) -> anyhow::Result<()> {
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in keys {
+            actions = actions
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
+        }
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// Types text on the keyboard, one key at a time.
+    pub async fn type_text(&self, text: &str) -> anyhow::Result<()> {
+        self.press(text.chars()).await
+    }
+
+    /// Presses Tab, or Shift+Tab when `backwards`.
+    pub async fn tab(&self, backwards: bool) -> anyhow::Result<()> {
+        let tab = char::from(Key::Tab);
+        let mut actions = KeyActions::new("keyboard".into());
+        if backwards {
+            actions = actions.then(KeyAction::Down {
+                value: char::from(Key::Shift),
+            });
+        }
+        actions = actions
+            .then(KeyAction::Down { value: tab })
+            .then(KeyAction::Up { value: tab });
+        if backwards {
+            actions = actions.then(KeyAction::Up {
+                value: char::from(Key::Shift),
+            });
+        }
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// Clicks at a point of the viewport, whatever is there.
+    pub async fn click_at(&self, x: f64, y: f64) -> anyhow::Result<()> {
+        let actions = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x,
+                y,
+            })
+            .then(PointerAction::Down {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// What has the focus: the `name`, else the `id`, else the class of the
+    /// focused element, or `body`.
+    pub async fn focused(&self) -> anyhow::Result<String> {
+        let focused = self
+            .run(
+                "const element = document.activeElement;
+                 if (!element || element === document.body) return 'body';
+                 return element.getAttribute('name') || element.id || element.className",
+            )
+            .await?;
+        Ok(focused.as_str().unwrap_or_default().to_owned())
     }
 
     pub async fn close(mut self) -> anyhow::Result<()> {

@@ -149,7 +149,12 @@ pub fn IdentificationForm(
                     status.set(Status::Sent);
                     match on_sent {
                         Some(on_sent) => on_sent.run(()),
-                        None => page::focus_by_id(&format!("{focus_prefix}-thanks")),
+                        // Once the thank-you text is shown: a hidden element
+                        // cannot take the focus.
+                        None => {
+                            let thanks = format!("{focus_prefix}-thanks");
+                            request_animation_frame(move || page::focus_by_id(&thanks));
+                        }
                     }
                 }
                 Outcome::Refused(problems) => {
