@@ -62,7 +62,13 @@ const SYNTAX: Options = Options {
 
 /// The address as it will be stored, or why it cannot be.
 pub fn normalize(typed: &str) -> Result<String, InvalidEmail> {
-    let composed: String = typed.trim().nfc().collect();
+    normalize_with(typed, nfc)
+}
+
+/// [`normalize`] with another implementation of NFC: the browser's, in the form
+/// bundle (see [`crate::form::Engine`]).
+pub fn normalize_with(typed: &str, nfc: impl Fn(&str) -> String) -> Result<String, InvalidEmail> {
+    let composed = nfc(typed.trim());
     let (local, domain) = composed.rsplit_once('@').ok_or(InvalidEmail)?;
     let address = format!("{local}@{}", domain.to_lowercase());
     if local.is_empty() || domain.is_empty() {
@@ -70,6 +76,11 @@ pub fn normalize(typed: &str) -> Result<String, InvalidEmail> {
     }
     EmailAddress::parse_with_options(&address, SYNTAX).map_err(|_| InvalidEmail)?;
     Ok(address)
+}
+
+/// The text in Unicode Normalization Form C, by the unicode-normalization crate.
+pub fn nfc(text: &str) -> String {
+    text.nfc().collect()
 }
 
 /// The key contacts are matched on: the normalised address, all lower case.

@@ -19,9 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use display::{DisplayMode, EngagementThreshold, FormDisplay, FormTrigger};
-pub use field::{
-    Choice, DEFAULT_MAX_LENGTH, FieldKind, FormField, PatternCheck, RegexPatterns, TICKED,
-};
+pub use field::{Choice, DEFAULT_MAX_LENGTH, Engine, FieldKind, FormField, ServerEngine, TICKED};
 pub use points::award_form_points;
 pub use prefill::query_value;
 pub use texts::{Language, Problem, Texts, Wording};
@@ -155,7 +153,7 @@ impl FormDefinition {
         &self,
         answers: &BTreeMap<String, String>,
         known: &BTreeSet<String>,
-        patterns: &dyn PatternCheck,
+        engine: &dyn Engine,
     ) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
         let asked: BTreeSet<&str> = self
             .questions(known)
@@ -177,7 +175,7 @@ impl FormDefinition {
             if !fixed && answer.trim().is_empty() && !asked.contains(field.name.as_str()) {
                 continue;
             }
-            match field.clean(answer, patterns) {
+            match field.clean(answer, engine) {
                 Ok(Some(value)) => {
                     cleaned.insert(field.name.clone(), value);
                 }
@@ -424,7 +422,7 @@ pub(crate) mod tests {
     }
 
     fn check(answers: Answers, expected: Result<Answers, &[(&str, Problem)]>) {
-        let actual = form().validate(&strings(answers), &BTreeSet::new(), &RegexPatterns);
+        let actual = form().validate(&strings(answers), &BTreeSet::new(), &ServerEngine);
         match expected {
             Ok(cleaned) => assert_eq!(actual, Ok(strings(cleaned))),
             Err(problems) => {
@@ -525,7 +523,7 @@ pub(crate) mod tests {
         let answers = strings(&[("company_size", " 250 ")]);
         let cleaned = strings(&[("company_size", "250"), ("source", "website")]);
         assert_eq!(
-            form().validate(&answers, &known, &RegexPatterns),
+            form().validate(&answers, &known, &ServerEngine),
             Ok(cleaned)
         );
 
@@ -535,10 +533,7 @@ pub(crate) mod tests {
             field: "email".into(),
             problem: Problem::InvalidEmail,
         }];
-        assert_eq!(
-            form().validate(&wrong, &known, &RegexPatterns),
-            Err(refused)
-        );
+        assert_eq!(form().validate(&wrong, &known, &ServerEngine), Err(refused));
     }
 
     #[test]

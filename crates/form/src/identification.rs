@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use serde::Deserialize;
 
 use crate::fields::{self, FieldContext};
-use crate::page::{self, BrowserPatterns};
+use crate::page::{self, BrowserEngine};
 use crate::submit::{self, Outcome};
 
 /// What the tracker passes when it mounts a form.
@@ -118,7 +118,7 @@ pub fn IdentificationForm(
             values.with_value(|values| answers_to_send(form, values, &known_fields))
         });
         let checked =
-            definition.with_value(|form| form.validate(&answers, &known_fields, &BrowserPatterns));
+            definition.with_value(|form| form.validate(&answers, &known_fields, &BrowserEngine));
         if let Err(problems) = checked {
             let problems = problems
                 .into_iter()
@@ -272,8 +272,7 @@ fn initial_value(field: &FormField, query: &str) -> String {
     let Some(value) = field.prefill(query) else {
         return String::new();
     };
-    let acceptable =
-        field.kind != FieldKind::Hidden || field.clean(&value, &BrowserPatterns).is_ok();
+    let acceptable = field.kind != FieldKind::Hidden || field.clean(&value, &BrowserEngine).is_ok();
     if acceptable { value } else { String::new() }
 }
 

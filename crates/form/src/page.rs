@@ -2,7 +2,7 @@
 //! query, `localStorage`, focus, and the browser's regular-expression engine.
 //! None of these may throw into the page: every failure is an absent value.
 
-use headwater_core::form::{Language, PatternCheck, field::anchored};
+use headwater_core::form::{Engine, Language, field::anchored};
 use wasm_bindgen::{JsCast, JsValue};
 
 /// Where the form notes that the visitor dismissed an overlay; the tracker reads it
@@ -65,18 +65,21 @@ pub fn focus_by_id(id: &str) {
     }
 }
 
-/// Patterns checked with the browser's own `RegExp` (with the `u` flag), which
-/// costs the bundle nothing. A pattern the browser cannot read is left to the
-/// server.
+/// The rules' engine in the browser: patterns checked with the browser's own
+/// `RegExp` (with the `u` flag) and text normalised with its
+/// `String.prototype.normalize`, which cost the bundle nothing. A pattern the
+/// browser cannot read is left to the server.
 ///
 /// FIXME: the server checks with the regex crate, whose syntax differs from
 /// JavaScript's in corners (inline flags such as `(?i)`, `\d` matching every
 /// Unicode digit). The configuration guide recommends plain classes and
 /// quantifiers, which both read alike; a pattern compiled into a small shared
-/// matcher in core would remove the difference, at a cost in bytes.
-pub struct BrowserPatterns;
+/// matcher in core would remove the difference, at a cost in bytes. NFC follows
+/// the browser's Unicode version, which may be older or newer than the server's
+/// for characters assigned in the last few years.
+pub struct BrowserEngine;
 
-impl PatternCheck for BrowserPatterns {
+impl Engine for BrowserEngine {
     fn matches(&self, pattern: &str, answer: &str) -> Option<bool> {
         let constructor = js_sys::RegExp::new("", "").constructor();
         let arguments = js_sys::Array::of2(
@@ -89,5 +92,9 @@ impl PatternCheck for BrowserPatterns {
             .ok()?
             .unchecked_into();
         Some(regex.test(answer))
+    }
+
+    fn nfc(&self, text: &str) -> String {
+        js_sys::JsString::from(text).normalize("NFC").into()
     }
 }

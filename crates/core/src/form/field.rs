@@ -125,22 +125,30 @@ impl<'de> Deserialize<'de> for Choice {
     }
 }
 
-/// Checks an answer against a field's `pattern`. The server checks with the regex
-/// crate ([`RegexPatterns`]); the form bundle brings the browser's own engine,
-/// which keeps a regular-expression compiler out of the bytes a page downloads.
-pub trait PatternCheck {
+/// What the rules need from where they run: a regular-expression engine for
+/// `pattern`, and Unicode normalisation (NFC) for e-mail addresses. The server
+/// brings Rust crates ([`ServerEngine`]); the form bundle brings the browser's own
+/// (`RegExp`, `String.prototype.normalize`), which keeps a regular-expression
+/// compiler and some 100 KB of Unicode tables out of the bytes a page downloads.
+pub trait Engine {
     /// Whether the whole of `answer` matches `pattern`; `None` when this engine
     /// cannot read the pattern, and leaves the decision to the other side.
     fn matches(&self, pattern: &str, answer: &str) -> Option<bool>;
+    /// The text in Unicode Normalization Form C.
+    fn nfc(&self, text: &str) -> String;
 }
 
-/// Patterns checked with the regex crate, as the server does.
-pub struct RegexPatterns;
+/// The rules' engine on the server: the regex and unicode-normalization crates.
+pub struct ServerEngine;
 
-impl PatternCheck for RegexPatterns {
+impl Engine for ServerEngine {
     fn matches(&self, pattern: &str, answer: &str) -> Option<bool> {
         let regex = regex::Regex::new(&anchored(pattern)).ok()?;
         Some(regex.is_match(answer))
+    }
+
+    fn nfc(&self, text: &str) -> String {
+        email::nfc(text)
     }
 }
 
@@ -152,11 +160,7 @@ pub fn anchored(pattern: &str) -> String {
 impl FormField {
     /// The answer as it will be stored; `None` for an empty optional answer or an
     /// unticked checkbox. A hidden field with a fixed `value` always gives it.
-    pub fn clean(
-        &self,
-        answer: &str,
-        patterns: &dyn PatternCheck,
-    ) -> Result<Option<String>, Problem> {
+    pub fn clean(&self, answer: &str, engine: &dyn Engine) -> Result<Option<String>, Problem> {
         if let (FieldKind::Hidden, Some(fixed)) = (self.kind, &self.value) {
             return Ok(Some(fixed.clone()));
         }
@@ -180,7 +184,8 @@ impl FormField {
 
         let value = match self.kind {
             FieldKind::Text | FieldKind::Hidden => trimmed.to_owned(),
-            FieldKind::Email => email::normalize(trimmed).map_err(|_| Problem::InvalidEmail)?,
+            FieldKind::Email => email::normalize_with(trimmed, |text| engine.nfc(text))
+                .map_err(|_| Problem::InvalidEmail)?,
             FieldKind::Phone if is_phone_number(trimmed) => trimmed.to_owned(),
             FieldKind::Phone => return Err(Problem::InvalidPhone),
             FieldKind::Number => self.clean_number(trimmed)?,
@@ -188,7 +193,7 @@ impl FormField {
             FieldKind::Checkbox => unreachable!("checkboxes are cleaned above"),
         };
         if let Some(pattern) = &self.pattern
-            && patterns.matches(pattern, &value) == Some(false)
+            && engine.matches(pattern, &value) == Some(false)
         {
             return Err(Problem::PatternMismatch);
         }
@@ -322,7 +327,7 @@ mod tests {
 
     /// Cleans `answer` with `field` and compares with `expected`.
     fn check(field: &FormField, answer: &str, expected: Result<Option<&str>, Problem>) {
-        let actual = field.clean(answer, &RegexPatterns);
+        let actual = field.clean(answer, &ServerEngine);
         assert_eq!(
             actual.as_ref().map(|value| value.as_deref()),
             expected.as_ref().map(|value| *value),
@@ -527,9 +532,12 @@ mod tests {
 
         // A pattern an engine cannot read is left to the other side.
         struct Blind;
-        impl PatternCheck for Blind {
+        impl Engine for Blind {
             fn matches(&self, _: &str, _: &str) -> Option<bool> {
                 None
+            }
+            fn nfc(&self, text: &str) -> String {
+                text.to_owned()
             }
         }
         assert_eq!(code.clean("xAB-123", &Blind), Ok(Some("xAB-123".into())));
