@@ -40,6 +40,14 @@ pub struct Server {
 impl Server {
     /// Starts the server with the demo configuration, sending handoffs to `handoff_url`.
     pub async fn start(handoff_url: &str) -> anyhow::Result<Server> {
+        Self::start_with(handoff_url, |_| {}).await
+    }
+
+    /// The same, with the configuration changed by `adjust` first.
+    pub async fn start_with(
+        handoff_url: &str,
+        adjust: impl FnOnce(&mut Config),
+    ) -> anyhow::Result<Server> {
         if !root().join("pkg/hw.js").exists() {
             bail!(
                 "the browser bundle is missing: run `cargo xtask build-web` (or `cargo xtask test`)"
@@ -63,6 +71,7 @@ impl Server {
             .context("the example has a webhook")?;
         webhook.url = handoff_url.to_owned();
         webhook.initial_backoff_ms = 200;
+        adjust(&mut config);
         config.validate()?;
 
         let state = AppState::new(config).await?;

@@ -34,7 +34,10 @@ const STYLE: &str = include_str!("form.css");
 /// over the page.
 #[wasm_bindgen]
 pub fn mount(element: Option<web_sys::HtmlElement>, options: String) {
-    let options: FormOptions = match serde_json::from_str(&options) {
+    let parsed = js_sys::JSON::parse(&options).map_err(|_| "not JSON".to_owned());
+    let options: Result<FormOptions, String> = parsed
+        .and_then(|value| serde_wasm_bindgen::from_value(value).map_err(|error| error.to_string()));
+    let options: FormOptions = match options {
         Ok(options) => options,
         Err(error) => {
             web_sys::console::warn_1(&format!("headwater: bad form options: {error}").into());
