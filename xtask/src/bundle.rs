@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::Context;
 use wasm_bindgen_cli_support::Bindgen;
 
-use crate::{cargo, run};
+use crate::{cargo, minify, run};
 
 /// The browser crates, by the name of the wasm file cargo writes.
 const CRATES: [(&str, &str); 2] = [
@@ -33,18 +33,21 @@ const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_t
 
 pub fn build(root: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut build = cargo(root);
-    build.args([
-        "build",
-        "--profile",
-        "wasm-release",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]);
+    // One cargo run per crate: built together, cargo would unify their features,
+    // and the form's std would reach the no_std tracker through core.
     for (package, _) in CRATES {
-        build.args(["--package", package]);
+        let mut build = cargo(root);
+        build.args([
+            "build",
+            "--profile",
+            "wasm-release",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--package",
+            package,
+        ]);
+        run(&mut build)?;
     }
-    run(&mut build)?;
 
     let pkg = root.join("pkg");
     fs::create_dir_all(&pkg)?;
@@ -57,9 +60,16 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
             .typescript(false)
             .generate(&pkg)
             .with_context(|| format!("wasm-bindgen failed on {stem}"))?;
-        optimize(root, &pkg.join(format!("{stem}_bg.wasm")))?;
+        let wasm = pkg.join(format!("{stem}_bg.wasm"));
+        let glue = pkg.join(format!("{stem}.js"));
+        if optimize(root, &wasm)? && !keep_names() {
+            let wasm_opt = root.join("node_modules/.bin/wasm-opt");
+            minify::import_and_export_names(&wasm_opt, &WASM_FEATURES, &wasm, &glue)?;
+        }
+        minify::javascript(root, &glue, true)?;
     }
     fs::copy(root.join("crates/tracker/js/hw.js"), pkg.join("hw.js"))?;
+    minify::javascript(root, &pkg.join("hw.js"), false)?;
 
     let sizes = compress_all(&pkg)?;
     report(&sizes);
@@ -71,21 +81,28 @@ fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
-fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<()> {
+/// Optimises for size with wasm-opt; false when there is no wasm-opt.
+fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<bool> {
     let wasm_opt = root.join("node_modules/.bin/wasm-opt");
     if !wasm_opt.exists() {
         eprintln!(
             "xtask: wasm-opt missing, {} stays unoptimised",
             wasm.display()
         );
-        return Ok(());
+        return Ok(false);
     }
-    run(Command::new(wasm_opt)
-        .arg("-Oz")
-        .args(WASM_FEATURES)
-        .arg(wasm)
-        .arg("-o")
-        .arg(wasm))
+    let mut optimize = Command::new(wasm_opt);
+    optimize.arg("-Oz");
+    if keep_names() {
+        optimize.arg("-g");
+    }
+    run(optimize.args(WASM_FEATURES).arg(wasm).arg("-o").arg(wasm))?;
+    Ok(true)
+}
+
+/// `HEADWATER_KEEP_NAMES=1` keeps function names, for a look with `twiggy top`.
+fn keep_names() -> bool {
+    std::env::var_os("HEADWATER_KEEP_NAMES").is_some()
 }
 
 struct Size {

@@ -8,6 +8,7 @@
 //! - `test`: builds the bundle and runs every test.
 
 mod bundle;
+mod minify;
 mod setup;
 
 use std::path::{Path, PathBuf};

@@ -47,11 +47,13 @@ fn wasm_target() -> anyhow::Result<()> {
 }
 
 /// The npm packages pinned in package.json: wasm-opt from binaryen (Debian's binaryen
-/// is too old and emits WebAssembly that breaks in the browser), and axe-core, the
-/// accessibility audit the browser tests run on the form.
+/// is too old and emits WebAssembly that breaks in the browser), terser for the
+/// JavaScript of the bundle, and axe-core, the accessibility audit the browser
+/// tests run on the form.
 fn npm_packages(root: &Path) -> anyhow::Result<()> {
     let installed = [
         "node_modules/.bin/wasm-opt",
+        "node_modules/.bin/terser",
         "node_modules/axe-core/axe.min.js",
     ];
     if installed.iter().all(|path| root.join(path).exists()) {

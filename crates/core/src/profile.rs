@@ -4,7 +4,9 @@
 //! stored events to evaluate the lead definition. Both use [`EngagementProfile::record`],
 //! so they agree on every count.
 
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +39,32 @@ pub struct BehaviourTally {
     pub occurrences: Vec<i64>,
 }
 
+/// A level of engagement to reach, e.g. to open a form: every part given must be
+/// reached; a threshold with no part is never reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngagementThreshold {
+    /// The behaviours' points together, at least.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages_seen: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engaged_seconds: Option<u64>,
+}
+
+impl EngagementThreshold {
+    pub fn is_met_by(&self, profile: &EngagementProfile) -> bool {
+        let parts = [
+            self.points
+                .map(|points| profile.behaviour_points() >= points),
+            self.pages_seen.map(|pages| profile.pages_seen >= pages),
+            self.engaged_seconds
+                .map(|seconds| profile.engaged_seconds() >= seconds),
+        ];
+        parts.iter().any(Option::is_some) && parts.iter().flatten().all(|&reached| reached)
+    }
+}
+
 impl EngagementProfile {
     /// The profile of these events, in any order.
     pub fn from_events<'a>(
@@ -54,7 +82,7 @@ impl EngagementProfile {
     /// change the result.
     pub fn record(&mut self, event: &Event, behaviours: &[Behaviour]) {
         match &event.detail {
-            EventDetail::PageView => self.pages_seen = self.pages_seen.saturating_add(1),
+            EventDetail::PageView { .. } => self.pages_seen = self.pages_seen.saturating_add(1),
             EventDetail::Engagement {
                 engaged_ms,
                 scroll_depth,
@@ -62,7 +90,10 @@ impl EngagementProfile {
                 self.engaged_ms = self.engaged_ms.saturating_add(*engaged_ms);
                 self.deepest_scroll = self.deepest_scroll.max((*scroll_depth).min(100));
             }
-            EventDetail::Click { .. } | EventDetail::Custom { .. } => {}
+            EventDetail::Scroll { depth } => {
+                self.deepest_scroll = self.deepest_scroll.max((*depth).min(100));
+            }
+            _ => {}
         }
 
         for behaviour in behaviours
@@ -121,6 +152,12 @@ mod tests {
         ]
     }
 
+    fn page_view() -> EventDetail {
+        EventDetail::PageView {
+            title: String::new(),
+        }
+    }
+
     fn event(url: &str, detail: EventDetail) -> Event {
         Event {
             id: String::new(),
@@ -151,9 +188,9 @@ mod tests {
         };
         check(
             &[
-                event("/", EventDetail::PageView),
+                event("/", page_view()),
                 event("/", engagement(4_500, 40)),
-                event("/product", EventDetail::PageView),
+                event("/product", page_view()),
                 event("/product", engagement(10_700, 100)),
                 event("/product", engagement(1_000, 60)),
             ],
@@ -168,12 +205,12 @@ mod tests {
         };
         check(
             &[
-                event("/pricing", EventDetail::PageView),
-                event("/pricing/", EventDetail::PageView),
+                event("/pricing", page_view()),
+                event("/pricing/", page_view()),
                 event("/pricing", click()),
                 event("/pricing", click()),
                 event("/pricing", click()),
-                event("/careers/berlin", EventDetail::PageView),
+                event("/careers/berlin", page_view()),
             ],
             (3, 0, 0, 10 + 40 - 15),
         );
@@ -219,7 +256,7 @@ mod tests {
     #[test]
     fn events_recorded_in_any_chunks_give_the_profile_of_all_at_once() {
         let kinds = [
-            |_: i64| EventDetail::PageView,
+            |_: i64| page_view(),
             |at: i64| EventDetail::Engagement {
                 engaged_ms: (at % 7) as u64 * 1000,
                 scroll_depth: (at % 101) as u8,
@@ -262,9 +299,43 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_need_every_part_given() {
+        let profile = EngagementProfile::from_events(
+            &[
+                event("/pricing", page_view()),
+                event("/", page_view()),
+                event(
+                    "/",
+                    EventDetail::Engagement {
+                        engaged_ms: 61_000,
+                        scroll_depth: 10,
+                    },
+                ),
+            ],
+            &behaviours(),
+        );
+        let threshold = |points, pages_seen, engaged_seconds| EngagementThreshold {
+            points,
+            pages_seen,
+            engaged_seconds,
+        };
+        let cases = [
+            (threshold(Some(10), None, None), true),
+            (threshold(Some(11), None, None), false),
+            (threshold(None, Some(2), Some(61)), true),
+            (threshold(Some(10), Some(3), None), false),
+            (threshold(None, None, Some(62)), false),
+            (threshold(None, None, None), false),
+        ];
+        for (threshold, expected) in cases {
+            assert_eq!(threshold.is_met_by(&profile), expected, "{threshold:?}");
+        }
+    }
+
+    #[test]
     fn order_does_not_matter() {
         let events = [
-            event("/pricing", EventDetail::PageView),
+            event("/pricing", page_view()),
             event(
                 "/",
                 EventDetail::Click {

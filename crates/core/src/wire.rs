@@ -3,8 +3,14 @@
 //!
 //! Times are milliseconds since the Unix epoch as the browser's clock saw them; the
 //! server corrects them for clock skew using [`EventBatch::sent_at`].
+//!
+//! The tracker builds these shapes as JavaScript objects rather than through serde
+//! (to stay small), so the JSON names here are a contract: the end-to-end tests hold
+//! both sides to it.
 
-use std::collections::BTreeMap;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
@@ -12,12 +18,19 @@ use crate::profile::EngagementProfile;
 
 /// More events than this in one batch is refused: the tracker flushes long before.
 pub const MAX_EVENTS_PER_BATCH: usize = 100;
-/// URLs and referrers longer than this are refused rather than truncated.
+/// URLs and referrers longer than this (in bytes) are refused rather than truncated;
+/// the tracker clips what it sends to this length first.
 pub const MAX_URL_LENGTH: usize = 2048;
 /// Ids are UUIDs; anything longer is not one of ours.
 pub const MAX_ID_LENGTH: usize = 64;
-/// Site ids, behaviour names and form ids are short, configured names.
+/// Site ids, behaviour names, form names and event names are short names.
 pub const MAX_NAME_LENGTH: usize = 100;
+/// Page titles longer than this (in characters) are clipped by the tracker.
+pub const MAX_TITLE_LENGTH: usize = 300;
+/// A custom event carries at most this many properties...
+pub const MAX_PROPERTIES: usize = 20;
+/// ...each value at most this many characters.
+pub const MAX_PROPERTY_LENGTH: usize = 200;
 /// An event may have waited this long in an offline queue before it reached us.
 pub const MAX_EVENT_AGE_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Browser clocks drift; an event from further in the future than this is bogus.
@@ -27,6 +40,10 @@ pub const MAX_CLOCK_AHEAD_MS: i64 = 3600 * 1000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventBatch {
     pub site: String,
+    /// The visitor's id in the browser's storage. Empty when the tracker keeps
+    /// nothing in the browser (a cookieless site, or storage refused): the server
+    /// then stands in a daily-rotating hash for it.
+    #[serde(default)]
     pub visitor_id: String,
     /// When the browser sent the batch, by its own clock.
     pub sent_at: i64,
@@ -36,7 +53,7 @@ pub struct EventBatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<EngagementProfile>,
     /// The browser says it is driven by automation (`navigator.webdriver`): a bot.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub automation: bool,
 }
 
@@ -59,8 +76,12 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventDetail {
-    /// A page was shown.
-    PageView,
+    /// A page was shown: loaded, restored from the back/forward cache, or reached
+    /// by a single-page application's navigation.
+    PageView {
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        title: String,
+    },
     /// Time spent and depth reached on the page since the last engagement event.
     Engagement {
         /// Visible and active time since the previous engagement event of this page.
@@ -68,20 +89,60 @@ pub enum EventDetail {
         /// The deepest point of the page seen so far, in percent.
         scroll_depth: u8,
     },
+    /// The page was scrolled past a milestone: 25, 50, 75 or 100 percent.
+    Scroll { depth: u8 },
     /// An element matching a configured behaviour's selector was clicked.
     Click { behaviour: String },
-    /// The site called `headwater('track', name)`.
-    Custom { name: String },
+    /// A configured time on a page, or scroll depth on a page, was reached.
+    Reached { behaviour: String },
+    /// A link to another site was followed.
+    Outbound { target: String },
+    /// A link to a file (by its extension) was followed.
+    Download { target: String },
+    /// The visitor started filling in one of the site's own forms. Never a value.
+    FormStarted { form: String },
+    /// One of the site's own forms was submitted.
+    FormSubmitted { form: String },
+    /// The visitor left a page with a form started and not submitted.
+    FormAbandoned { form: String },
+    /// The site called `headwater('track', name, properties)`.
+    Custom {
+        name: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        properties: BTreeMap<String, String>,
+    },
 }
 
 impl EventDetail {
-    /// The name stored in the `kind` column.
+    /// The name stored in the `kind` column, and the JSON `kind` tag.
     pub fn kind(&self) -> &'static str {
         match self {
-            EventDetail::PageView => "page_view",
+            EventDetail::PageView { .. } => "page_view",
             EventDetail::Engagement { .. } => "engagement",
+            EventDetail::Scroll { .. } => "scroll",
             EventDetail::Click { .. } => "click",
+            EventDetail::Reached { .. } => "reached",
+            EventDetail::Outbound { .. } => "outbound",
+            EventDetail::Download { .. } => "download",
+            EventDetail::FormStarted { .. } => "form_started",
+            EventDetail::FormSubmitted { .. } => "form_submitted",
+            EventDetail::FormAbandoned { .. } => "form_abandoned",
             EventDetail::Custom { .. } => "custom",
+        }
+    }
+
+    /// The behaviour or event name this event reports, if any: what explanations
+    /// and handoffs show next to it.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            EventDetail::Click { behaviour } | EventDetail::Reached { behaviour } => {
+                Some(behaviour)
+            }
+            EventDetail::Custom { name, .. } => Some(name),
+            EventDetail::FormStarted { form }
+            | EventDetail::FormSubmitted { form }
+            | EventDetail::FormAbandoned { form } => Some(form),
+            _ => None,
         }
     }
 }
@@ -98,7 +159,7 @@ pub struct Identification {
     pub token: String,
     pub answers: BTreeMap<String, String>,
     /// The browser says it is driven by automation (`navigator.webdriver`): a bot.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub automation: bool,
     /// The honeypot: a field hidden from people, so whatever is in it was typed by
     /// a program.
@@ -143,6 +204,14 @@ pub enum WireError {
     NotAUrl { field: &'static str },
     #[error("`{field}` holds a control character")]
     ControlCharacter { field: &'static str },
+    #[error("`{field}` must be between {min} and {max}")]
+    OutOfRange {
+        field: &'static str,
+        min: u64,
+        max: u64,
+    },
+    #[error("a custom event carries at most {MAX_PROPERTIES} properties")]
+    TooManyProperties,
     #[error("event {id} happened at {at}, outside the accepted window")]
     OutOfWindow { id: String, at: i64 },
     #[error("event id {0} appears twice in the batch")]
@@ -153,7 +222,9 @@ impl EventBatch {
     /// Checks the batch against the limits above. `now` is the receiver's clock.
     pub fn validate(&self, now: i64) -> Result<(), WireError> {
         check_name("site", &self.site)?;
-        check_id("visitor_id", &self.visitor_id)?;
+        if !self.visitor_id.is_empty() {
+            check_id("visitor_id", &self.visitor_id)?;
+        }
         if self.events.is_empty() {
             return Err(WireError::EmptyBatch);
         }
@@ -161,7 +232,7 @@ impl EventBatch {
             return Err(WireError::TooManyEvents(self.events.len()));
         }
 
-        let mut seen = std::collections::BTreeSet::new();
+        let mut seen = BTreeSet::new();
         for event in &self.events {
             event.validate()?;
             let corrected = self.corrected_time(event.at, now);
@@ -202,11 +273,32 @@ impl Event {
             check_url("referrer", &self.referrer)?;
         }
         match &self.detail {
-            EventDetail::Click { behaviour } => check_name("behaviour", behaviour)?,
-            EventDetail::Custom { name } => check_name("name", name)?,
-            EventDetail::PageView | EventDetail::Engagement { .. } => {}
+            EventDetail::PageView { title } => check_text("title", title, MAX_TITLE_LENGTH),
+            EventDetail::Engagement { scroll_depth, .. }
+            | EventDetail::Scroll {
+                depth: scroll_depth,
+            } => check_percent(*scroll_depth),
+            EventDetail::Click { behaviour } | EventDetail::Reached { behaviour } => {
+                check_name("behaviour", behaviour)
+            }
+            EventDetail::Outbound { target } | EventDetail::Download { target } => {
+                check_url("target", target)
+            }
+            EventDetail::FormStarted { form }
+            | EventDetail::FormSubmitted { form }
+            | EventDetail::FormAbandoned { form } => check_name("form", form),
+            EventDetail::Custom { name, properties } => {
+                check_name("name", name)?;
+                if properties.len() > MAX_PROPERTIES {
+                    return Err(WireError::TooManyProperties);
+                }
+                for (key, value) in properties {
+                    check_name("properties", key)?;
+                    check_text("properties", value, MAX_PROPERTY_LENGTH)?;
+                }
+                Ok(())
+            }
         }
-        Ok(())
     }
 }
 
@@ -235,15 +327,54 @@ impl Identification {
 /// A new random (version 4) UUID from 16 random bytes; the caller brings the
 /// randomness, since core does no I/O.
 pub fn new_id(random: [u8; 16]) -> String {
-    uuid::Builder::from_random_bytes(random)
-        .into_uuid()
-        .hyphenated()
-        .to_string()
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Builder::from_random_bytes(random).into_uuid();
+    String::from(&*id.hyphenated().encode_lower(&mut text))
+}
+
+/// `text` cut to at most `max` characters, for what the tracker must not let
+/// grow past a limit (a page title, a form's name).
+pub fn clip_chars(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => text.get(..end).unwrap_or(text),
+        None => text,
+    }
+}
+
+/// `text` cut to at most `max` bytes on a character boundary, for URLs.
+pub fn clip_bytes(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or("")
+}
+
+/// `text` with every control character replaced by a space: what the tracker
+/// sends of texts it does not control (titles, form names, custom properties),
+/// so that one odd character never costs a whole batch.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|character| {
+            if character.is_control() {
+                ' '
+            } else {
+                character
+            }
+        })
+        .collect()
+}
+
+/// Whether `value` is an id as the wire carries them: a hyphenated UUID.
+pub fn is_id(value: &str) -> bool {
+    value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
 }
 
 fn check_id(field: &'static str, value: &str) -> Result<(), WireError> {
-    let is_hyphenated_uuid = value.len() == 36 && uuid::Uuid::try_parse(value).is_ok();
-    if is_hyphenated_uuid {
+    if is_id(value) {
         Ok(())
     } else {
         Err(WireError::NotAnId { field })
@@ -251,13 +382,26 @@ fn check_id(field: &'static str, value: &str) -> Result<(), WireError> {
 }
 
 fn check_name(field: &'static str, value: &str) -> Result<(), WireError> {
-    if value.chars().count() > MAX_NAME_LENGTH {
-        return Err(WireError::TooLong {
-            field,
-            max: MAX_NAME_LENGTH,
-        });
+    check_text(field, value, MAX_NAME_LENGTH)
+}
+
+fn check_text(field: &'static str, value: &str, max: usize) -> Result<(), WireError> {
+    if value.chars().count() > max {
+        return Err(WireError::TooLong { field, max });
     }
     check_printable(field, value)
+}
+
+fn check_percent(value: u8) -> Result<(), WireError> {
+    if value <= 100 {
+        Ok(())
+    } else {
+        Err(WireError::OutOfRange {
+            field: "scroll_depth",
+            min: 0,
+            max: 100,
+        })
+    }
 }
 
 /// Control characters have no business in names and URLs, and PostgreSQL cannot
@@ -283,28 +427,60 @@ fn check_url(field: &'static str, value: &str) -> Result<(), WireError> {
         });
     }
     check_printable(field, value)?;
-    let has_host = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'));
-    if has_host {
+    if url_host(value).is_some() {
         Ok(())
     } else {
         Err(WireError::NotAUrl { field })
     }
 }
 
+/// The host (with port, lower-cased as browsers give it) of an absolute http(s)
+/// URL: `acme.test:8080` for `http://acme.test:8080/pricing`. `None` for anything
+/// else, including `javascript:` and relative URLs.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = until_any(rest, b"/?#");
+    // Credentials before an `@` are not part of the host.
+    let host = match authority.bytes().rposition(|byte| byte == b'@') {
+        Some(at) => authority.get(at + 1..)?,
+        None => authority,
+    };
+    (!host.is_empty()).then_some(host)
+}
+
 /// The path of an absolute URL, without query or fragment: `/pricing` for
 /// `https://example.com/pricing?plan=pro#faq`. A URL without a path gives `/`.
 pub fn url_path(url: &str) -> &str {
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let path_and_more = after_scheme
-        .find('/')
-        .map_or("/", |start| &after_scheme[start..]);
-    let end = path_and_more
-        .find(['?', '#'])
-        .unwrap_or(path_and_more.len());
-    &path_and_more[..end]
+    let after_scheme = url
+        .as_bytes()
+        .windows(3)
+        .position(|window| window == b"://")
+        .and_then(|start| url.get(start + 3..))
+        .unwrap_or(url);
+    let authority = until_any(after_scheme, b"/?#");
+    let path_and_more = after_scheme.get(authority.len()..).unwrap_or("");
+    if !path_and_more.starts_with('/') {
+        return "/";
+    }
+    until_any(path_and_more, b"?#")
+}
+
+/// `text` up to the first of these ASCII bytes (all of it if none). Scans bytes:
+/// an ASCII byte never occurs inside another character in UTF-8.
+pub fn until_any<'a>(text: &'a str, stops: &[u8]) -> &'a str {
+    let end = text
+        .bytes()
+        .position(|byte| stops.contains(&byte))
+        .unwrap_or(text.len());
+    text.get(..end).unwrap_or(text)
+}
+
+/// `text` after the first `stop` byte (ASCII), if there is one.
+pub fn after_byte(text: &str, stop: u8) -> Option<&str> {
+    let start = text.bytes().position(|byte| byte == stop)?;
+    text.get(start + 1..)
 }
 
 #[cfg(test)]
@@ -321,7 +497,9 @@ mod tests {
             at,
             url: "https://acme.test/pricing".into(),
             referrer: String::new(),
-            detail: EventDetail::PageView,
+            detail: EventDetail::PageView {
+                title: String::new(),
+            },
         }
     }
 
@@ -417,7 +595,8 @@ mod tests {
         );
         assert_eq!(
             with(|event| event.detail = EventDetail::Custom {
-                name: "x\u{85}".into()
+                name: "x\u{85}".into(),
+                properties: BTreeMap::new(),
             }),
             control("name")
         );
@@ -462,9 +641,183 @@ mod tests {
             ("https://acme.test", "/"),
             ("https://acme.test/#top", "/"),
             ("http://acme.test/www/blog/post.html", "/www/blog/post.html"),
+            ("https://acme.test?next=/admin", "/"),
+            ("https://acme.test#/route", "/"),
         ];
         for (url, path) in cases {
             assert_eq!(url_path(url), path, "{url}");
         }
+    }
+
+    #[test]
+    fn hosts_of_urls() {
+        let cases = [
+            ("https://acme.test/pricing", Some("acme.test")),
+            ("http://127.0.0.1:8080/www/", Some("127.0.0.1:8080")),
+            ("https://user:secret@acme.test/x", Some("acme.test")),
+            ("https://acme.test?q=1", Some("acme.test")),
+            ("https:///nothing", None),
+            ("javascript:alert(1)", None),
+            ("/relative", None),
+        ];
+        for (url, host) in cases {
+            assert_eq!(url_host(url), host, "{url}");
+        }
+    }
+
+    #[test]
+    fn every_kind_is_flat_json_with_its_tag() {
+        let properties = BTreeMap::from([("plan".to_owned(), "pro".to_owned())]);
+        let cases = [
+            (
+                EventDetail::PageView {
+                    title: "Pricing".into(),
+                },
+                r#"{"kind":"page_view","title":"Pricing"}"#,
+            ),
+            (
+                EventDetail::PageView {
+                    title: String::new(),
+                },
+                r#"{"kind":"page_view"}"#,
+            ),
+            (
+                EventDetail::Scroll { depth: 75 },
+                r#"{"kind":"scroll","depth":75}"#,
+            ),
+            (
+                EventDetail::Reached {
+                    behaviour: "read".into(),
+                },
+                r#"{"kind":"reached","behaviour":"read"}"#,
+            ),
+            (
+                EventDetail::Outbound {
+                    target: "https://x.test/".into(),
+                },
+                r#"{"kind":"outbound","target":"https://x.test/"}"#,
+            ),
+            (
+                EventDetail::Download {
+                    target: "https://a.test/w.pdf".into(),
+                },
+                r#"{"kind":"download","target":"https://a.test/w.pdf"}"#,
+            ),
+            (
+                EventDetail::FormStarted {
+                    form: "signup".into(),
+                },
+                r#"{"kind":"form_started","form":"signup"}"#,
+            ),
+            (
+                EventDetail::FormSubmitted {
+                    form: "signup".into(),
+                },
+                r#"{"kind":"form_submitted","form":"signup"}"#,
+            ),
+            (
+                EventDetail::FormAbandoned {
+                    form: "signup".into(),
+                },
+                r#"{"kind":"form_abandoned","form":"signup"}"#,
+            ),
+            (
+                EventDetail::Custom {
+                    name: "plan".into(),
+                    properties: properties.clone(),
+                },
+                r#"{"kind":"custom","name":"plan","properties":{"plan":"pro"}}"#,
+            ),
+        ];
+        for (detail, json) in cases {
+            assert_eq!(serde_json::to_string(&detail).unwrap(), json);
+            assert_eq!(serde_json::from_str::<EventDetail>(json).unwrap(), detail);
+            assert!(json.contains(detail.kind()));
+        }
+    }
+
+    #[test]
+    fn new_kinds_are_checked() {
+        let with = |detail: EventDetail| {
+            let mut event = event(ID, NOW);
+            event.detail = detail;
+            batch(vec![event]).validate(NOW).err()
+        };
+        let many: BTreeMap<String, String> = (0..=MAX_PROPERTIES)
+            .map(|index| (format!("p{index}"), "v".to_owned()))
+            .collect();
+        let cases = [
+            (
+                EventDetail::Scroll { depth: 101 },
+                Some(WireError::OutOfRange {
+                    field: "scroll_depth",
+                    min: 0,
+                    max: 100,
+                }),
+            ),
+            (
+                EventDetail::Outbound {
+                    target: "mailto:a@b.test".into(),
+                },
+                Some(WireError::NotAUrl { field: "target" }),
+            ),
+            (
+                EventDetail::FormStarted {
+                    form: "f".repeat(101),
+                },
+                Some(WireError::TooLong {
+                    field: "form",
+                    max: MAX_NAME_LENGTH,
+                }),
+            ),
+            (
+                EventDetail::PageView {
+                    title: "t".repeat(301),
+                },
+                Some(WireError::TooLong {
+                    field: "title",
+                    max: MAX_TITLE_LENGTH,
+                }),
+            ),
+            (
+                EventDetail::Custom {
+                    name: "x".into(),
+                    properties: many,
+                },
+                Some(WireError::TooManyProperties),
+            ),
+            (
+                EventDetail::PageView {
+                    title: "Цены — 価格".into(),
+                },
+                None,
+            ),
+        ];
+        for (detail, expected) in cases {
+            assert_eq!(with(detail.clone()), expected, "{detail:?}");
+        }
+    }
+
+    #[test]
+    fn an_empty_visitor_id_is_left_to_the_server() {
+        let mut anonymous = batch(vec![event(ID, NOW)]);
+        anonymous.visitor_id = String::new();
+        assert_eq!(anonymous.validate(NOW), Ok(()));
+        anonymous.visitor_id = "not-a-uuid".into();
+        assert_eq!(
+            anonymous.validate(NOW),
+            Err(WireError::NotAnId {
+                field: "visitor_id"
+            })
+        );
+    }
+
+    #[test]
+    fn clipping_keeps_whole_characters() {
+        assert_eq!(clip_chars("Привет", 3), "При");
+        assert_eq!(clip_chars("abc", 10), "abc");
+        assert_eq!(clip_bytes("aПр", 2), "a");
+        assert_eq!(clip_bytes("aПр", 3), "aП");
+        assert_eq!(printable("a\u{0}b\tc"), "a b c");
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::{Notify, watch};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::anonymity::Salts;
 use crate::config::{Config, SiteConfig};
 use crate::error::ApiError;
 use crate::ingest::Ingest;
@@ -35,6 +36,7 @@ struct Inner {
     handoff_wake: Arc<Notify>,
     limits: Limits,
     ingest: Ingest,
+    salts: Salts,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             inner: Arc::new(Inner {
                 limits: Limits::new(&config.server),
                 ingest: Ingest::start(store.clone(), config.clone(), handoff_wake.clone()),
+                salts: Salts::new(store.clone()),
                 config,
                 store,
                 handoff_wake,
@@ -74,6 +77,11 @@ impl AppState {
     /// The writer of event batches.
     pub fn ingest(&self) -> &Ingest {
         &self.inner.ingest
+    }
+
+    /// The day's salt for cookieless ids and hashed addresses.
+    pub fn salts(&self) -> &Salts {
+        &self.inner.salts
     }
 
     /// The collector's rate limits.

@@ -85,6 +85,66 @@ pub struct SiteConfig {
     /// How long the qualification team and sales may take to act on a lead.
     #[serde(default)]
     pub service_levels: ServiceLevels,
+    /// What the site asks before the tracker may keep anything in the browser, and
+    /// what the server keeps of a visitor's address.
+    #[serde(default)]
+    pub privacy: Privacy,
+    /// The site routes by the fragment (`/#/pricing`): a new fragment is a new page
+    /// view. Off by default: a fragment is usually a place on the same page.
+    #[serde(default)]
+    pub hash_routing: bool,
+}
+
+/// A site's privacy settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Privacy {
+    pub consent: ConsentMode,
+    /// Honour Do Not Track and Global Privacy Control: the tracker sends nothing,
+    /// and the collector drops what carries `DNT: 1` or `Sec-GPC: 1`. Turn off only
+    /// where the law lets the site ignore these signals.
+    pub respect_do_not_track: bool,
+    /// What is kept of a visitor's IP address with the visitor.
+    pub store_ip: IpStorage,
+}
+
+/// What the site asks before the tracker may keep an id in the browser.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentMode {
+    /// Nothing: ids are kept in the browser from the first page.
+    #[default]
+    None,
+    /// No storage and no id until the page calls `headwater('consent', true)`.
+    Required,
+    /// Never any storage in the browser: a daily-rotating hash of the address and
+    /// browser stands in for the visitor's id, so a visit is followed within a day.
+    Cookieless,
+}
+
+/// What is kept of a visitor's address. Raw addresses are never stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpStorage {
+    /// Nothing.
+    #[default]
+    None,
+    /// The network only: the last octet of IPv4 and all but the first 48 bits of
+    /// IPv6 set to zero.
+    Truncated,
+    /// A hash with the day's salt: tells visits of one address apart for a day,
+    /// and nothing once the salt is gone.
+    Hashed,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Privacy {
+            consent: ConsentMode::None,
+            respect_do_not_track: true,
+            store_ip: IpStorage::None,
+        }
+    }
 }
 
 /// Time limits for acting on leads; none when absent.
@@ -320,11 +380,27 @@ impl SiteConfig {
                 Trigger::Click(pattern) | Trigger::Page(pattern) | Trigger::Event(pattern) => {
                     pattern
                 }
+                Trigger::TimeOnPage { page, seconds } => {
+                    if *seconds == 0 {
+                        return Err(invalid(format!("{at}.time_on_page.seconds"), "must be > 0"));
+                    }
+                    page
+                }
+                Trigger::ScrollDepth { page, percent } => {
+                    if !(1..=100).contains(percent) {
+                        return Err(invalid(
+                            format!("{at}.scroll_depth.percent"),
+                            "must be between 1 and 100",
+                        ));
+                    }
+                    page
+                }
             };
             if pattern.trim().is_empty() {
                 return Err(invalid(
                     at,
-                    "needs a selector (click), a path (page) or a name (event)",
+                    "needs a selector (click), a path (page, and the page of time_on_page \
+                     and scroll_depth) or a name (event)",
                 ));
             }
         }

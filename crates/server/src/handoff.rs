@@ -24,7 +24,7 @@ use crate::store::contacts::Contact;
 use crate::store::outbox::{self, PendingHandoff};
 use crate::telemetry;
 use headwater_core::stage::{Actor, Stage};
-use headwater_core::{Event, EventDetail, Verdict};
+use headwater_core::{Event, Verdict};
 use sqlx::AnyConnection;
 
 pub const SIGNATURE_HEADER: &str = "headwater-signature";
@@ -92,12 +92,7 @@ pub fn payload(id: &str, announcement: &Announcement<'_>, now: i64) -> Value {
         .rev()
         .take(RECENT_EVENTS)
         .map(|event| {
-            let behaviour = match &event.detail {
-                EventDetail::Click { behaviour } | EventDetail::Custom { name: behaviour } => {
-                    Some(behaviour.as_str())
-                }
-                _ => None,
-            };
+            let behaviour = event.detail.name();
             json!({
                 "kind": event.detail.kind(),
                 "url": event.url,

@@ -13,11 +13,12 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use headwater_core::{Event, EventBatch};
+use headwater_core::attribution::{Touch, touch_of};
+use headwater_core::{Event, EventBatch, EventDetail};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 use crate::config::Config;
-use crate::store::{Backend, Store, contacts, events};
+use crate::store::{Backend, Store, contacts, events, visitors};
 use crate::{leads, telemetry};
 
 /// A group takes at most this many batches, so that its statements stay within
@@ -48,6 +49,8 @@ pub struct Written {
 struct Job {
     batch: EventBatch,
     now: i64,
+    /// What the site's privacy setting keeps of the sender's address, if anything.
+    address: Option<String>,
     reply: oneshot::Sender<anyhow::Result<Written>>,
 }
 
@@ -73,11 +76,22 @@ impl Ingest {
     }
 
     /// Writes a validated batch and answers once it is committed. The time `now`
-    /// is when the server received it.
-    pub async fn write(&self, batch: EventBatch, now: i64) -> anyhow::Result<Written> {
+    /// is when the server received it; `address` is what the site keeps of the
+    /// sender's address.
+    pub async fn write(
+        &self,
+        batch: EventBatch,
+        now: i64,
+        address: Option<String>,
+    ) -> anyhow::Result<Written> {
         let (reply, written) = oneshot::channel();
         self.jobs
-            .send(Job { batch, now, reply })
+            .send(Job {
+                batch,
+                now,
+                address,
+                reply,
+            })
             .map_err(|_| anyhow!("the event writer has stopped"))?;
         written.await.context("the event writer has stopped")?
     }
@@ -152,6 +166,7 @@ impl Writer {
             })
             .collect();
         let inserted = events::insert_new(&mut tx, &rows).await?;
+        note_visits(&mut tx, group, &inserted).await?;
 
         // The first occurrence of an inserted id is the stored one; any other
         // occurrence, in this group or before it, is a duplicate.
@@ -204,6 +219,33 @@ impl Writer {
         }
         Ok(written)
     }
+}
+
+/// Keeps on each visitor its campaign touches (from the page views stored now)
+/// and what the site keeps of its address.
+async fn note_visits(
+    tx: &mut crate::store::Tx,
+    group: &[Job],
+    inserted: &HashSet<String>,
+) -> anyhow::Result<()> {
+    for job in group {
+        let batch = &job.batch;
+        let touches: Vec<Touch> = batch
+            .events
+            .iter()
+            .filter(|event| inserted.contains(&event.id))
+            .filter(|event| matches!(event.detail, EventDetail::PageView { .. }))
+            .filter_map(|event| {
+                let at = batch.corrected_time(event.at, job.now);
+                touch_of(&event.url, &event.referrer, at)
+            })
+            .collect();
+        visitors::note_touches(tx, &batch.site, &batch.visitor_id, &touches).await?;
+        if let Some(address) = &job.address {
+            visitors::note_address(tx, &batch.site, &batch.visitor_id, address).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The first job and whatever else is waiting, within the group's limits.

@@ -12,6 +12,7 @@ pub mod handoff;
 pub mod sla;
 pub mod store;
 
+mod anonymity;
 mod app;
 mod auth;
 mod bots;

@@ -1,13 +1,13 @@
 //! Rate limits on the collector: per client address, checked before a request is
 //! read, and per site, checked once the body names the site. Over the limit, the
 //! client gets 429 with `Retry-After`. Addresses are used here, in memory, and
-//! never stored.
+//! never stored as they are (`anonymity` says what a site may keep of them).
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -64,7 +64,7 @@ impl Limits {
 
     /// The client's address: the peer, or the last address a trusted proxy added
     /// to `X-Forwarded-For`.
-    fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.trusted_proxies.contains(&peer) {
             return peer;
         }
@@ -74,6 +74,28 @@ impl Limits {
             .and_then(|value| value.rsplit(',').next())
             .and_then(|last| last.trim().parse().ok())
             .unwrap_or(peer)
+    }
+}
+
+/// The client's address, for a handler: the peer, or the client a trusted proxy
+/// names. `None` when the request came without a socket (tests driving the app
+/// directly).
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        Ok(ClientAddress(
+            peer.map(|peer| state.limits().client(peer, &parts.headers)),
+        ))
     }
 }
 

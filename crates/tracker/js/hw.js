@@ -3,10 +3,11 @@
  *
  *   <script async src="https://headwater.example.com/hw.js" data-site="SITE"></script>
  *
- * It keeps calls made before the tracker is ready (`headwater('track', 'x')`), then
- * imports the WebAssembly tracker as an ES module; the browser streams and compiles
- * the module off the main thread. The form bundle is imported only when a page
- * needs a form. Nothing here blocks the page.
+ * It keeps calls made before the tracker is ready (`headwater('track', 'x')`),
+ * tells the tracker about single-page navigation (`pushState`, `replaceState`),
+ * then imports the WebAssembly tracker as an ES module; the browser streams and
+ * compiles the module off the main thread. The form bundle is imported only when
+ * a page needs a form. Nothing here blocks the page.
  */
 (function (w, d) {
   var script = d.currentScript;
@@ -18,7 +19,18 @@
   early.loaded = true;
   w.headwater = early;
 
+  // History changes fire no event of their own; the tracker listens for this one.
+  ['pushState', 'replaceState'].forEach(function (name) {
+    var original = history[name];
+    history[name] = function () {
+      var result = original.apply(this, arguments);
+      w.dispatchEvent(new Event('hw:navigate'));
+      return result;
+    };
+  });
+
   var form;
+  // Mounts a form into `element`, or as an overlay when `element` is null.
   function loadForm(element, options) {
     form = form || import(pkg + 'headwater_form.js').then(function (m) {
       return m.default({ module_or_path: pkg + 'headwater_form_bg.wasm' }).then(function () { return m; });

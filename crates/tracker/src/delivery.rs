@@ -1,216 +1,289 @@
-//! Delivery: every event is written to a queue in `localStorage` before anything is
-//! sent, and leaves the queue only when the collector has acknowledged it. Batches
-//! go out on a timer and when the page is hidden or left, in a `fetch` with
-//! `keepalive` that outlives the page. A batch sent as the page went away is not
-//! acknowledged to this page, so the next page sends it again; the collector stores
-//! each event id once, so the retry is harmless.
+//! Delivery: every event is stored before anything is sent, and leaves storage
+//! only when the collector has acknowledged it. Each event has a storage key of its
+//! own (`hw.q.<visitor>.<time>.<event id>`), written once and removed once, so tabs
+//! of one visitor never overwrite each other's queue: any tab may send any queued
+//! event, and the collector stores each id once, so a batch two tabs both sent is
+//! harmless. Events the tracker may not store (before the site's consent mode is
+//! known, on a cookieless site, where storage is refused) wait in memory instead.
+//!
+//! When to send and what the collector's answer means is
+//! `headwater_core::delivery`'s policy.
 
-use std::cell::RefCell;
-use std::collections::HashSet;
+use alloc::string::String;
+use alloc::vec::Vec;
 
-use headwater_core::wire::MAX_EVENTS_PER_BATCH;
-use headwater_core::{EngagementProfile, Event, EventBatch};
-use wasm_bindgen::JsCast;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::{RequestCredentials, RequestInit, RequestMode, Response};
+use headwater_core::delivery::{Answer, MAX_BATCH_BYTES, Schedule, answer, retry_delay};
+use headwater_core::json::JsonObject;
+use headwater_core::wire::{MAX_EVENTS_PER_BATCH, after_byte, until_any};
 
 use crate::browser;
+use crate::tracker::Shared;
 
-const QUEUE_KEY: &str = "hw.queue";
-/// Deliver at least this often while events wait.
-const FLUSH_INTERVAL_MS: i64 = 5_000;
-/// A queue this long is sent at once rather than at the next interval.
-const EAGER_BATCH: usize = 20;
-/// Retries wait 2 s, 4 s, 8 s ... up to this.
-const MAX_RETRY_DELAY_MS: i64 = 60_000;
-/// Beyond this the oldest events give way; months offline should not fill storage.
-// FIXME: dropping is a loss; a smarter bound (by age, merging engagement events)
-// belongs with the offline work of the tracker issue.
+const QUEUE_PREFIX: &str = "hw.q.";
+/// Beyond this many queued events the oldest give way: months offline should not
+/// fill the site's storage, which it shares with us.
+// FIXME: dropping is a loss; merging a page's engagement events would keep more
+// within the same room.
 const MAX_QUEUED_EVENTS: usize = 1_000;
+/// The queue's length is checked against its bound every this many events.
+const BOUND_CHECK_EVERY: u32 = 50;
+/// At most this many batches go out together as a page is left.
+const MAX_BATCHES_WHEN_LEAVING: usize = 4;
 
-/// Where and as whom to deliver.
-pub struct Target {
-    pub endpoint: String,
-    pub site: String,
-    pub visitor_id: String,
-    pub profile: EngagementProfile,
+/// An event waiting for the collector's acknowledgement.
+pub struct Queued {
+    pub visitor: String,
+    pub at: i64,
+    pub id: String,
+    pub json: String,
 }
 
-struct Schedule {
-    /// Ids sent and not yet answered, so the timer does not send them twice.
-    in_flight: HashSet<String>,
-    last_flush: i64,
+/// The queue's bookkeeping on this page.
+#[derive(Default)]
+pub struct Delivery {
+    memory: Vec<Queued>,
+    /// Ids sent and not answered yet (a handful: a plain list is cheapest).
+    in_flight: Vec<String>,
+    last_sent_at: i64,
     failures: u32,
     retry_at: i64,
-    /// Used only when the browser refuses `localStorage`.
-    memory_queue: Vec<Event>,
+    enqueued: u32,
 }
 
-thread_local! {
-    static SCHEDULE: RefCell<Schedule> = RefCell::new(Schedule {
-        in_flight: HashSet::new(),
-        last_flush: 0,
-        failures: 0,
-        retry_at: 0,
-        memory_queue: Vec::new(),
-    });
-}
-
-/// Adds an event to the persistent queue.
-pub fn enqueue(event: &Event) {
-    let mut queue = load_queue();
-    queue.push(event.clone());
-    if queue.len() > MAX_QUEUED_EVENTS {
-        queue.drain(..queue.len() - MAX_QUEUED_EVENTS);
-    }
-    save_queue(queue);
-}
-
-/// Sends queued events if it is time. When `leaving`, everything queued goes now,
-/// including events already in flight: a duplicate is harmless, a loss is not.
-pub fn flush(target: &Target, leaving: bool) {
-    let now = browser::now();
-    let queue = load_queue();
-    let batch: Vec<Event> = SCHEDULE.with(|cell| {
-        let schedule = cell.borrow();
-        let waiting: Vec<&Event> = queue
-            .iter()
-            .filter(|event| leaving || !schedule.in_flight.contains(&event.id))
-            .collect();
-        let due = leaving
-            || waiting.len() >= EAGER_BATCH
-            || (now >= schedule.retry_at && now - schedule.last_flush >= FLUSH_INTERVAL_MS)
-            || schedule.last_flush == 0;
-        if !due || waiting.is_empty() {
-            return Vec::new();
+impl Delivery {
+    /// Queues an event: in storage when `persist` and the browser allows it, in
+    /// memory otherwise.
+    pub fn enqueue(&mut self, event: Queued, persist: bool) {
+        if persist && browser::save(&key(&event), &event.json) {
+            self.enqueued = self.enqueued.wrapping_add(1);
+            if self.enqueued.is_multiple_of(BOUND_CHECK_EVERY) {
+                bound_stored_queue();
+            }
+            return;
         }
-        waiting
-            .into_iter()
-            .take(MAX_EVENTS_PER_BATCH)
-            .cloned()
-            .collect()
-    });
-    if batch.is_empty() {
-        return;
+        self.memory.push(event);
+        if self.memory.len() > MAX_QUEUED_EVENTS {
+            self.memory.remove(0);
+        }
     }
 
-    let ids: Vec<String> = batch.iter().map(|event| event.id.clone()).collect();
-    SCHEDULE.with(|cell| {
-        let mut schedule = cell.borrow_mut();
-        schedule.last_flush = now;
-        schedule.in_flight.extend(ids.iter().cloned());
-    });
-    let body = EventBatch {
-        site: target.site.clone(),
-        visitor_id: target.visitor_id.clone(),
-        sent_at: now,
-        events: batch,
-        profile: Some(target.profile.clone()),
-        automation: browser::is_automated(),
+    /// Moves the events waiting in memory to `visitor`, and to storage when
+    /// `persist`: the site's consent mode is now known.
+    pub fn adopt_memory(&mut self, visitor: &str, persist: bool) {
+        for mut event in core::mem::take(&mut self.memory) {
+            event.visitor = String::from(visitor);
+            self.enqueue(event, persist);
+        }
+    }
+
+    /// Forgets what waits in memory: the visitor declined.
+    pub fn discard_memory(&mut self) {
+        self.memory.clear();
+    }
+}
+
+/// Removes every queued event from storage: the visitor withdrew consent.
+pub fn discard_stored() {
+    for key in browser::stored_keys(QUEUE_PREFIX) {
+        browser::remove(&key);
+    }
+}
+
+/// Sends queued events if it is time, or everything queued when `leaving`
+/// (including events already in flight: a duplicate is harmless, a loss is not).
+pub fn flush(shared: &Shared, leaving: bool) {
+    let batches = if leaving { MAX_BATCHES_WHEN_LEAVING } else { 1 };
+    let mut sent_now = Vec::new();
+    for _ in 0..batches {
+        if !send_one_batch(shared, leaving, &mut sent_now) {
+            break;
+        }
+    }
+}
+
+/// Sends the next batch if one is due; false when nothing was sent.
+fn send_one_batch(shared: &Shared, leaving: bool, sent_now: &mut Vec<String>) -> bool {
+    let Some((url, envelope, events)) = next_batch(shared, leaving, sent_now) else {
+        return false;
     };
-    let Ok(body) = serde_json::to_string(&body) else {
-        return;
+    let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
+    let mut body = envelope;
+    body.push_str(",\"events\":[");
+    for (index, event) in events.iter().enumerate() {
+        if index > 0 {
+            body.push(',');
+        }
+        body.push_str(&event.json);
+    }
+    body.push_str("]}");
+
+    let keys: Vec<String> = events.iter().map(key).collect();
+    {
+        let mut tracker = shared.borrow_mut();
+        let delivery = &mut tracker.delivery;
+        delivery.last_sent_at = browser::now();
+        delivery.in_flight.extend(ids.iter().cloned());
+    }
+    sent_now.extend(ids.iter().cloned());
+    let answered = shared.clone();
+    browser::fetch(&url, Some(&body), move |status, _| {
+        acknowledge(&answered, &ids, &keys, status);
+    });
+    true
+}
+
+/// The collector's address, the batch's envelope (all but its events, unclosed)
+/// and its events, if a batch is due.
+fn next_batch(
+    shared: &Shared,
+    leaving: bool,
+    sent_now: &[String],
+) -> Option<(String, String, Vec<Queued>)> {
+    let tracker = shared.borrow();
+    if !tracker.may_send() {
+        return None;
+    }
+    let delivery = &tracker.delivery;
+    let waiting: Vec<Queued> = stored_events()
+        .into_iter()
+        .chain(delivery.memory.iter().map(Queued::copy))
+        .filter(|event| !sent_now.contains(&event.id))
+        .filter(|event| leaving || !delivery.in_flight.contains(&event.id))
+        .collect();
+    let schedule = Schedule {
+        now: browser::now(),
+        waiting: waiting.len(),
+        last_sent_at: delivery.last_sent_at,
+        retry_at: delivery.retry_at,
+        leaving,
+        offline: browser::is_offline(),
     };
-    post(
-        &format!("{}/api/v1/events", target.endpoint),
-        &body,
-        move |status| acknowledge(&ids, status),
-    );
-}
-
-/// Fetches `url` and hands the body to `handle` if the answer is a success.
-pub fn get_json(url: &str, handle: impl FnOnce(String) + 'static) {
-    let init = RequestInit::new();
-    init.set_credentials(RequestCredentials::Omit);
-    let request = browser::window().fetch_with_str_and_init(url, &init);
-    spawn_local(async move {
-        let Ok(response) = JsFuture::from(request).await else {
-            return;
-        };
-        let Ok(response) = response.dyn_into::<Response>() else {
-            return;
-        };
-        if !response.ok() {
-            return;
-        }
-        let Ok(text) = response.text() else { return };
-        if let Ok(text) = JsFuture::from(text).await {
-            handle(text.as_string().unwrap_or_default());
-        }
-    });
-}
-
-/// POSTs a text body in a request that outlives the page and reports the status
-/// (0 for a network failure). Plain text keeps the request "simple": no CORS
-/// preflight, which a page being closed would not wait for.
-fn post(url: &str, body: &str, done: impl FnOnce(u16) + 'static) {
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    init.set_mode(RequestMode::Cors);
-    init.set_credentials(RequestCredentials::Omit);
-    // web-sys has no setter for `keepalive` yet.
-    let _ = js_sys::Reflect::set(&init, &JsValue::from_str("keepalive"), &JsValue::TRUE);
-    let request = browser::window().fetch_with_str_and_init(url, &init);
-    spawn_local(async move {
-        let status = match JsFuture::from(request).await {
-            Ok(response) => response
-                .dyn_into::<Response>()
-                .map_or(0, |response| response.status()),
-            Err(_) => 0,
-        };
-        done(status);
-    });
-}
-
-/// Handles the collector's answer to a batch. A success removes the events; a
-/// client error (the batch can never be accepted) drops them with a warning;
-/// anything else keeps them for a retry with backoff.
-fn acknowledge(ids: &[String], status: u16) {
-    let delivered = (200..300).contains(&status);
-    let refused = (400..500).contains(&status) && status != 408 && status != 429;
-    if delivered || refused {
-        let sent: HashSet<&String> = ids.iter().collect();
-        let queue: Vec<Event> = load_queue()
-            .into_iter()
-            .filter(|event| !sent.contains(&event.id))
-            .collect();
-        save_queue(queue);
-    }
-    if refused {
-        browser::warn(&format!(
-            "headwater: the collector refused a batch ({status})"
-        ));
+    if !schedule.is_due() {
+        return None;
     }
 
-    SCHEDULE.with(|cell| {
-        let mut schedule = cell.borrow_mut();
-        for id in ids {
-            schedule.in_flight.remove(id);
-        }
-        if delivered || refused {
-            schedule.failures = 0;
-            schedule.retry_at = 0;
-        } else {
-            schedule.failures += 1;
-            let delay = (1_000i64 << schedule.failures.min(6)).min(MAX_RETRY_DELAY_MS);
-            schedule.retry_at = browser::now() + delay;
-        }
-    });
+    // One visitor per batch (there are two after `reset`): the oldest event's.
+    let visitor = waiting.iter().min_by_key(|event| event.at)?.visitor.clone();
+    let mut envelope = JsonObject::new();
+    envelope
+        .string("site", &tracker.site)
+        .string("visitor_id", &visitor)
+        .number("sent_at", schedule.now)
+        .boolean("automation", browser::is_automated())
+        .raw("profile", &tracker.profile.to_json());
+    let mut envelope = envelope.finish();
+    envelope.pop();
+    let mut size = envelope.len();
+    let batch: Vec<Queued> = waiting
+        .into_iter()
+        .filter(|event| event.visitor == visitor)
+        .filter_map(with_json)
+        .take(MAX_EVENTS_PER_BATCH)
+        .take_while(|event| {
+            size += event.json.len() + 1;
+            size < MAX_BATCH_BYTES
+        })
+        .collect();
+    let url = [tracker.endpoint.as_str(), "/api/v1/events"].concat();
+    (!batch.is_empty()).then_some((url, envelope, batch))
 }
 
-fn load_queue() -> Vec<Event> {
-    match browser::load(QUEUE_KEY) {
-        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
-        None => SCHEDULE.with(|cell| cell.borrow().memory_queue.clone()),
+/// Handles the collector's answer to a batch: delivered or refused for good, the
+/// events leave the queue; otherwise they stay for a retry with backoff.
+fn acknowledge(shared: &Shared, ids: &[String], keys: &[String], status: u16) {
+    let outcome = answer(status);
+    if outcome == Answer::Refused {
+        browser::warn("headwater: the collector refused a batch; see the network panel");
     }
-}
-
-fn save_queue(queue: Vec<Event>) {
-    let text = serde_json::to_string(&queue).unwrap_or_else(|_| "[]".into());
-    if browser::save(QUEUE_KEY, &text) {
+    let mut tracker = shared.borrow_mut();
+    let delivery = &mut tracker.delivery;
+    for id in ids {
+        delivery.in_flight.retain(|flying| flying != id);
+    }
+    if outcome == Answer::Retry {
+        delivery.failures = delivery.failures.saturating_add(1);
+        delivery.retry_at = browser::now() + retry_delay(delivery.failures, browser::random());
         return;
     }
-    SCHEDULE.with(|cell| cell.borrow_mut().memory_queue = queue);
+    delivery.failures = 0;
+    delivery.retry_at = 0;
+    delivery.memory.retain(|event| !ids.contains(&event.id));
+    for key in keys {
+        browser::remove(key);
+    }
+}
+
+/// Every event queued in storage, by any tab of any visitor of this browser,
+/// without its JSON yet (see [`with_json`]): deciding whether a batch is due must
+/// stay cheap.
+fn stored_events() -> Vec<Queued> {
+    browser::stored_keys(QUEUE_PREFIX)
+        .iter()
+        .filter_map(|key| {
+            let (visitor, at, id) = parse_key(key)?;
+            Some(Queued {
+                visitor: String::from(visitor),
+                at,
+                id: String::from(id),
+                json: String::new(),
+            })
+        })
+        .collect()
+}
+
+/// The event with its JSON, read from storage if it came from there; `None` if
+/// another tab has delivered it in the meantime.
+fn with_json(mut event: Queued) -> Option<Queued> {
+    if event.json.is_empty() {
+        event.json = browser::load(&key(&event))?;
+    }
+    Some(event)
+}
+
+/// Keeps the stored queue within its bound, dropping the oldest events.
+fn bound_stored_queue() {
+    let mut keys: Vec<(i64, String)> = browser::stored_keys(QUEUE_PREFIX)
+        .into_iter()
+        .filter_map(|key| Some((parse_key(&key)?.1, key)))
+        .collect();
+    // Rarely more than a few over: a scan per event dropped beats a sort.
+    while keys.len() > MAX_QUEUED_EVENTS {
+        let Some(oldest) = (0..keys.len()).min_by_key(|&index| keys[index].0) else {
+            return;
+        };
+        browser::remove(&keys.swap_remove(oldest).1);
+    }
+}
+
+/// `hw.q.<visitor>.<time>.<event id>`
+fn key(event: &Queued) -> String {
+    let mut at = itoa::Buffer::new();
+    [
+        QUEUE_PREFIX,
+        &event.visitor,
+        ".",
+        at.format(event.at),
+        ".",
+        &event.id,
+    ]
+    .concat()
+}
+
+fn parse_key(key: &str) -> Option<(&str, i64, &str)> {
+    let rest = key.strip_prefix(QUEUE_PREFIX)?;
+    let visitor = until_any(rest, b".");
+    let rest = after_byte(rest, b'.')?;
+    let at = until_any(rest, b".");
+    Some((visitor, browser::whole_number(at)?, after_byte(rest, b'.')?))
+}
+
+impl Queued {
+    fn copy(&self) -> Queued {
+        Queued {
+            visitor: self.visitor.clone(),
+            at: self.at,
+            id: self.id.clone(),
+            json: self.json.clone(),
+        }
+    }
 }

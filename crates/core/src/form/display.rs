@@ -13,11 +13,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::profile::EngagementProfile;
+pub use crate::profile::EngagementThreshold;
 
 /// Where and when a form is shown. Absent means inline.
 ///
-/// A struct rather than an enum tagged by `mode`: the tracker parses this, and
-/// serde's internally tagged enums cost it kilobytes of code.
+/// A struct rather than an enum tagged by `mode`: the form bundle parses this,
+/// and serde's internally tagged enums cost a browser bundle kilobytes of code.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormDisplay {
     pub mode: DisplayMode,
@@ -52,18 +53,6 @@ pub enum FormTrigger {
     ExitIntent(bool),
 }
 
-/// Thresholds of the engagement profile; every one given must be reached.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EngagementThreshold {
-    /// Behaviour points, as [`EngagementProfile::behaviour_points`] adds them up.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub points: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pages_seen: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub engaged_seconds: Option<u64>,
-}
-
 impl FormDisplay {
     /// An overlay opened by `trigger`.
     pub fn overlay(trigger: FormTrigger) -> FormDisplay {
@@ -80,19 +69,10 @@ impl FormTrigger {
     /// refuses one), and neither do click and exit-intent triggers, which are
     /// events rather than states of the profile.
     pub fn is_met_by(&self, profile: &EngagementProfile) -> bool {
-        let FormTrigger::Engagement(threshold) = self else {
-            return false;
-        };
-        let EngagementThreshold {
-            points,
-            pages_seen,
-            engaged_seconds,
-        } = threshold;
-        let anything_given = points.is_some() || pages_seen.is_some() || engaged_seconds.is_some();
-        anything_given
-            && points.is_none_or(|least| profile.behaviour_points() >= least)
-            && pages_seen.is_none_or(|least| profile.pages_seen >= least)
-            && engaged_seconds.is_none_or(|least| profile.engaged_seconds() >= least)
+        match self {
+            FormTrigger::Engagement(threshold) => threshold.is_met_by(profile),
+            FormTrigger::Click(_) | FormTrigger::ExitIntent(_) => false,
+        }
     }
 }
 

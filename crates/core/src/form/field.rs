@@ -90,8 +90,8 @@ pub enum Choice {
     Labelled { value: String, label: Texts },
 }
 
-/// By hand rather than `untagged`: the tracker parses forms, and serde's untagged
-/// enums cost it kilobytes of code.
+/// By hand rather than `untagged`: the form bundle parses forms, and serde's
+/// untagged enums cost a browser bundle kilobytes of code.
 impl<'de> Deserialize<'de> for Choice {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct ChoiceVisitor;

@@ -19,11 +19,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::app::AppState;
 use crate::clock::now_ms;
-use crate::config::{SiteConfig, origin_of};
+use crate::config::{ConsentMode, IpStorage, SiteConfig, origin_of};
 use crate::error::ApiError;
 use crate::leads;
+use crate::limits::ClientAddress;
 use crate::store::{self, contacts, submissions};
-use crate::{bots, limits, telemetry};
+use crate::{anonymity, bots, limits, telemetry};
 
 /// A full batch of 100 events is about 40 KiB; anything past this is not ours.
 const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -52,6 +53,15 @@ struct PublicSiteConfig<'a> {
     site: &'a str,
     behaviours: &'a [Behaviour],
     forms: &'a [FormDefinition],
+    privacy: PublicPrivacy,
+    hash_routing: bool,
+}
+
+/// The privacy settings the tracker acts on (not what the server keeps).
+#[derive(Serialize)]
+struct PublicPrivacy {
+    consent: ConsentMode,
+    respect_do_not_track: bool,
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -88,12 +98,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
 /// Stores a batch; ids already stored count as duplicates, so a retry is harmless.
 async fn collect_events(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<BatchReply>, ApiError> {
     let started = std::time::Instant::now();
     let now = now_ms();
-    let batch: EventBatch = parse_json(&body)?;
+    let mut batch: EventBatch = parse_json(&body)?;
     batch
         .validate(now)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
@@ -113,9 +124,39 @@ async fn collect_events(
             duplicates: 0,
         }));
     }
+    if site.privacy.respect_do_not_track && anonymity::refuses_tracking(&headers) {
+        telemetry::refused("do_not_track");
+        tracing::debug!(site = %site.id, "batch from a visitor refusing tracking dropped");
+        return Ok(Json(BatchReply {
+            accepted: batch.events.len() as u64,
+            duplicates: 0,
+        }));
+    }
 
     let _place = state.limits().write_permit()?;
-    let written = state.ingest().write(batch, now).await?;
+    let needs_salt = batch.visitor_id.is_empty() || site.privacy.store_ip != IpStorage::None;
+    let salt = match (needs_salt, address) {
+        (true, Some(_)) => Some(state.salts().of_day(now).await?),
+        _ => None,
+    };
+    if batch.visitor_id.is_empty() {
+        // A browser keeping nothing: the day's hash of its address and browser.
+        let (Some(salt), Some(address)) = (&salt, address) else {
+            return Err(ApiError::BadRequest(
+                "a batch without a visitor_id needs the client's address".into(),
+            ));
+        };
+        let user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        batch.visitor_id = anonymity::cookieless_visitor_id(salt, &site.id, address, user_agent);
+    }
+    let kept_address = salt
+        .as_deref()
+        .zip(address)
+        .and_then(|(salt, address)| anonymity::kept_address(site.privacy.store_ip, salt, address));
+    let written = state.ingest().write(batch, now, kept_address).await?;
 
     let accepted = written.stored;
     let duplicates = written.duplicates;
@@ -135,11 +176,16 @@ async fn identify(
     body: Bytes,
 ) -> Result<Json<IdentifyReply>, ApiError> {
     let now = now_ms();
-    let identification: Identification = parse_json(&body)?;
+    let mut identification: Identification = parse_json(&body)?;
     identification
         .validate()
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let site = state.site(&identification.site)?;
+    if site.privacy.respect_do_not_track && anonymity::refuses_tracking(&headers) {
+        // The form is still saved, under a visitor of its own: never linked to the
+        // browsing of somebody who asked not to be tracked.
+        identification.visitor_id = uuid::Uuid::new_v4().to_string();
+    }
     state.limits().check_site(&site.id)?;
     let sender = authorize(site, &headers, std::iter::empty())?;
     let form = site
@@ -222,6 +268,11 @@ async fn site_config(
         site: &site.id,
         behaviours: &site.behaviours,
         forms: &site.forms,
+        privacy: PublicPrivacy {
+            consent: site.privacy.consent,
+            respect_do_not_track: site.privacy.respect_do_not_track,
+        },
+        hash_routing: site.hash_routing,
     };
     let cache = format!("public, max-age={SITE_CONFIG_MAX_AGE}");
     let body = serde_json::to_vec(&public).map_err(anyhow::Error::from)?;

@@ -15,7 +15,9 @@ pub mod contacts;
 pub mod events;
 pub mod outbox;
 pub mod privacy;
+pub mod salts;
 pub mod submissions;
+pub mod visitors;
 
 use std::time::Duration;
 

@@ -1,0 +1,315 @@
+//! What the tracker watches on a page: page views (on load, on a restore from the
+//! back/forward cache, and on a single-page application's navigation), engaged
+//! time, scroll depth and its milestones, time-on-page and scroll-depth
+//! behaviours, and the page being hidden or left.
+//!
+//! Listeners are passive and do almost nothing: a scroll marks the page as
+//! scrolled, and the depth is measured at the next tick, once a second.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use headwater_core::EventDetail;
+use headwater_core::navigation::is_new_page;
+use headwater_core::wire::{MAX_TITLE_LENGTH, clip_chars, printable, url_path};
+use wasm_bindgen::JsValue;
+
+use crate::browser::{self, get, get_string};
+use crate::delivery;
+use crate::interactions;
+use crate::tracker::{Shared, record};
+
+/// A visitor idle for longer than this is reading something else.
+const ACTIVE_WINDOW_MS: i64 = 30_000;
+/// How often engaged time is counted, depth measured and due deliveries made.
+const TICK_MS: i32 = 1_000;
+/// The gap between ticks counted as engaged at most: a sleeping laptop's is not.
+const MAX_TICK_GAP_MS: i64 = 2 * TICK_MS as i64;
+/// Scroll depths reported as events of their own, in percent.
+const SCROLL_MILESTONES: [u8; 4] = [25, 50, 75, 100];
+
+/// The page view in progress.
+pub struct Page {
+    pub url: String,
+    pub referrer: String,
+    /// Engaged time on this page view, reported or not.
+    engaged_ms: u64,
+    unreported_ms: u64,
+    deepest_scroll: u8,
+    reported_scroll: u8,
+    /// The highest milestone reported (or passed before any scrolling).
+    milestone: u8,
+    scrolled: bool,
+    last_activity: i64,
+    last_tick: i64,
+    /// Time-on-page and scroll-depth behaviours already reached on this view.
+    reached: Vec<String>,
+    /// The site's own forms started and submitted on this view, by name.
+    pub forms_started: Vec<String>,
+    pub forms_submitted: Vec<String>,
+}
+
+impl Page {
+    /// The page now showing, referred by the document's referrer.
+    pub fn new(now: i64) -> Page {
+        Page::at(
+            browser::current_url(),
+            get_string(&browser::document(), "referrer"),
+            now,
+        )
+    }
+
+    fn at(url: String, referrer: String, now: i64) -> Page {
+        let depth = browser::scroll_depth();
+        Page {
+            url,
+            referrer,
+            engaged_ms: 0,
+            unreported_ms: 0,
+            deepest_scroll: depth,
+            reported_scroll: 0,
+            milestone: SCROLL_MILESTONES
+                .iter()
+                .copied()
+                .filter(|&milestone| milestone <= depth)
+                .max()
+                .unwrap_or(0),
+            scrolled: false,
+            last_activity: now,
+            last_tick: now,
+            reached: Vec::new(),
+            forms_started: Vec::new(),
+            forms_submitted: Vec::new(),
+        }
+    }
+}
+
+/// Everything the tracker listens for, all on the window in the capture phase:
+/// events on the document and its elements pass the window first.
+const WATCHED: [&str; 17] = [
+    "pointerdown",
+    "pointermove",
+    "keydown",
+    "touchstart",
+    "wheel",
+    "scroll",
+    "visibilitychange",
+    "pagehide",
+    "pageshow",
+    "online",
+    // What the loader dispatches after `pushState` and `replaceState`; the
+    // browser's own events cover Back, Forward and fragments.
+    "hw:navigate",
+    "popstate",
+    "hashchange",
+    "click",
+    "input",
+    "change",
+    "submit",
+];
+
+/// Records the first page view and starts watching the page.
+pub fn start(shared: &Shared) {
+    record(shared, page_view());
+    let listening = shared.clone();
+    let listener = browser::callback(move |event| dispatch(&listening, &event));
+    let window = browser::window();
+    for kind in WATCHED {
+        browser::listen(&window, kind, &listener);
+    }
+    shared.borrow_mut().listener = listener;
+    let ticking = shared.clone();
+    browser::every(TICK_MS, move |_| tick(&ticking));
+}
+
+/// One listener for every event: a single closure keeps the WebAssembly small.
+fn dispatch(shared: &Shared, event: &JsValue) {
+    let kind = get_string(event, "type");
+    match kind.as_str() {
+        "scroll" => {
+            let mut tracker = shared.borrow_mut();
+            tracker.page.scrolled = true;
+            tracker.page.mark_activity();
+        }
+        "visibilitychange" if browser::is_visible() => {
+            shared.borrow_mut().page.last_tick = browser::now();
+        }
+        "visibilitychange" => {
+            report_engagement(shared);
+            delivery::flush(shared, true);
+        }
+        "pagehide" => {
+            end_page(shared);
+            delivery::flush(shared, true);
+        }
+        "pageshow" if get(event, "persisted") == JsValue::TRUE => {
+            shared.borrow_mut().page = Page::new(browser::now());
+            record(shared, page_view());
+        }
+        "online" => delivery::flush(shared, false),
+        "hw:navigate" | "popstate" | "hashchange" => navigate(shared),
+        "click" => interactions::on_click(shared, event),
+        "input" | "change" => interactions::on_input(shared, event),
+        "submit" => interactions::on_submit(shared, event),
+        "mouseout" => interactions::on_mouse_out(shared, event),
+        _ => shared.borrow_mut().page.mark_activity(),
+    }
+}
+
+/// What needs the configuration to watch: exit intent, only for sites with a
+/// form that opens on it.
+pub fn watch_configured(shared: &Shared) {
+    if interactions::wants_exit_intent(shared) {
+        let listener = shared.borrow().listener.clone();
+        browser::listen(&browser::window(), "mouseout", &listener);
+    }
+}
+
+/// `headwater('page')`: a page view now, of the current address.
+pub fn show_page(shared: &Shared) {
+    let url = browser::current_url();
+    begin_page(shared, url);
+}
+
+/// The address changed without a page load: a new page view if the path changed
+/// (or the fragment, on a site routing by it); otherwise later events simply
+/// carry the new address.
+fn navigate(shared: &Shared) {
+    let url = browser::current_url();
+    let new_page = {
+        let mut tracker = shared.borrow_mut();
+        let hash_routing = tracker
+            .config
+            .as_ref()
+            .is_some_and(|config| config.hash_routing);
+        let new_page = is_new_page(&tracker.page.url, &url, hash_routing);
+        if !new_page {
+            tracker.page.url = url.clone();
+        }
+        new_page
+    };
+    if new_page {
+        begin_page(shared, url);
+    }
+}
+
+/// Ends the page view in progress and begins one of `url`, referred by the one
+/// before.
+fn begin_page(shared: &Shared, url: String) {
+    end_page(shared);
+    {
+        let mut tracker = shared.borrow_mut();
+        let previous = core::mem::take(&mut tracker.page.url);
+        tracker.page = Page::at(url, previous, browser::now());
+    }
+    record(shared, page_view());
+}
+
+fn page_view() -> EventDetail {
+    let title = get_string(&browser::document(), "title");
+    EventDetail::PageView {
+        title: printable(clip_chars(title.trim(), MAX_TITLE_LENGTH)),
+    }
+}
+
+impl Page {
+    pub fn mark_activity(&mut self) {
+        self.last_activity = browser::now();
+    }
+}
+
+/// Once a second: counts engaged time, measures depth after a scroll, reports
+/// behaviours reached, and makes deliveries that are due.
+fn tick(shared: &Shared) {
+    let now = browser::now();
+    let visible = browser::is_visible();
+    let scrolled = {
+        let mut tracker = shared.borrow_mut();
+        let page = &mut tracker.page;
+        let gap = (now - page.last_tick).clamp(0, MAX_TICK_GAP_MS) as u64;
+        page.last_tick = now;
+        if visible && now - page.last_activity < ACTIVE_WINDOW_MS {
+            page.unreported_ms += gap;
+            page.engaged_ms += gap;
+        }
+        core::mem::take(&mut page.scrolled)
+    };
+    if scrolled {
+        measure_scroll(shared);
+    }
+    report_reached(shared);
+    delivery::flush(shared, false);
+}
+
+/// Measures the depth and reports each milestone passed since the last one.
+fn measure_scroll(shared: &Shared) {
+    let depth = browser::scroll_depth();
+    let passed: Vec<u8> = {
+        let mut tracker = shared.borrow_mut();
+        let page = &mut tracker.page;
+        page.deepest_scroll = page.deepest_scroll.max(depth);
+        let passed = SCROLL_MILESTONES
+            .iter()
+            .copied()
+            .filter(|&milestone| milestone > page.milestone && milestone <= page.deepest_scroll)
+            .collect();
+        page.milestone = page.milestone.max(page.deepest_scroll / 25 * 25);
+        passed
+    };
+    for milestone in passed {
+        record(shared, EventDetail::Scroll { depth: milestone });
+    }
+}
+
+/// Reports the time-on-page and scroll-depth behaviours this page view has
+/// reached, once each.
+fn report_reached(shared: &Shared) {
+    let reached: Vec<String> = {
+        let mut tracker = shared.borrow_mut();
+        let tracker = &mut *tracker;
+        let Some(config) = &tracker.config else {
+            return;
+        };
+        let page = &mut tracker.page;
+        let path = url_path(&page.url);
+        let reached: Vec<String> = config
+            .behaviours
+            .iter()
+            .filter(|behaviour| !page.reached.contains(&behaviour.name))
+            .filter(|behaviour| behaviour.is_reached_on(path, page.engaged_ms, page.deepest_scroll))
+            .map(|behaviour| behaviour.name.clone())
+            .collect();
+        page.reached.extend(reached.iter().cloned());
+        reached
+    };
+    for behaviour in reached {
+        record(shared, EventDetail::Reached { behaviour });
+    }
+}
+
+/// Reports the engagement of this page view not reported yet.
+fn report_engagement(shared: &Shared) {
+    measure_scroll(shared);
+    let report = {
+        let mut tracker = shared.borrow_mut();
+        let page = &mut tracker.page;
+        let changed = page.unreported_ms > 0 || page.deepest_scroll > page.reported_scroll;
+        let report = EventDetail::Engagement {
+            engaged_ms: page.unreported_ms,
+            scroll_depth: page.deepest_scroll,
+        };
+        page.unreported_ms = 0;
+        page.reported_scroll = page.deepest_scroll;
+        changed.then_some(report)
+    };
+    if let Some(report) = report {
+        record(shared, report);
+    }
+}
+
+/// The page view ends: its engagement, and the forms started and not submitted.
+fn end_page(shared: &Shared) {
+    report_reached(shared);
+    report_engagement(shared);
+    interactions::report_abandoned_forms(shared);
+}
