@@ -107,7 +107,9 @@ async fn the_form_is_accessible_in_every_language_mode_and_state() -> anyhow::Re
             .goto(&format!("{}{}", server.url, language.overlay_page))
             .await?;
         browser.wait_for_tracker().await?;
-        browser.open_overlay("contact_sales").await?;
+        browser
+            .click_for_overlay("[data-action=contact-sales]")
+            .await?;
         let title = browser
             .run(
                 "const dialog = document.querySelector('dialog[open]');

@@ -122,34 +122,25 @@ impl Browser {
         self.wait_for_tracker().await
     }
 
-    /// Opens a form as an overlay, as the tracker does when the form's trigger
-    /// fires (`loadForm(null, options)` in hw.js): imports the form bundle and
-    /// calls `mount(null, options)` with the site's configuration of the form.
-    ///
-    /// FIXME: the tests open overlays through the bundle directly until the
-    /// tracker opens them on their triggers; then they should click, scroll and
-    /// leave the page instead.
-    pub async fn open_overlay(&self, form_id: &str) -> anyhow::Result<()> {
-        let opened = self
-            .client
-            .execute_async(
-                "const [formId, done] = [arguments[0], arguments[arguments.length - 1]];
-                 (async () => {
-                   const pkg = new URL('/pkg/', location.href).href;
-                   const config = await (await fetch('/api/v1/sites/demo/config')).json();
-                   const form = config.forms.find(form => form.id === formId);
-                   const bundle = await import(pkg + 'headwater_form.js');
-                   await bundle.default({ module_or_path: pkg + 'headwater_form_bg.wasm' });
-                   const options = { site: 'demo', endpoint: location.origin,
-                                     visitor_id: localStorage.getItem('hw.visitor'), form };
-                   bundle.mount(null, JSON.stringify(options));
-                   return 'opened';
-                 })().then(done, error => done('failed: ' + error));",
-                vec![Value::from(form_id)],
-            )
-            .await?;
-        anyhow::ensure!(opened == "opened", "the overlay did not open: {opened}");
-        Ok(())
+    /// Clicks the element matching `selector` until the overlay its click opens
+    /// is there: the tracker opens overlays once it has the site's configuration,
+    /// which it fetches after starting, so a click before then opens nothing.
+    pub async fn click_for_overlay(&self, selector: &str) -> anyhow::Result<()> {
+        eventually("the overlay to open", || async {
+            let open = self
+                .run("return !!document.querySelector('dialog[open]')")
+                .await?;
+            if open.as_bool() == Some(true) {
+                return Ok(Some(()));
+            }
+            self.client
+                .find(Locator::Css(selector))
+                .await?
+                .click()
+                .await?;
+            Ok(None)
+        })
+        .await
     }
 
     /// Presses each key in turn, as a keyboard does: down, then up.
