@@ -27,15 +27,21 @@ impl Browser {
     /// Starts chromedriver on a free port and opens a headless Chromium session
     /// with a fresh profile, passing for a person's browser.
     pub async fn start() -> anyhow::Result<Browser> {
-        Self::launch(true).await
+        Self::launch(true, false).await
     }
 
     /// The same, but as headless Chromium shows itself by default: a bot.
     pub async fn start_as_bot() -> anyhow::Result<Browser> {
-        Self::launch(false).await
+        Self::launch(true, false).await
     }
 
-    async fn launch(as_person: bool) -> anyhow::Result<Browser> {
+    /// A person's browser with Do Not Track turned on: `navigator.doNotTrack` is
+    /// "1" and every request carries `DNT: 1`.
+    pub async fn start_asking_not_to_be_tracked() -> anyhow::Result<Browser> {
+        Self::launch(true, true).await
+    }
+
+    async fn launch(as_person: bool, do_not_track: bool) -> anyhow::Result<Browser> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -63,7 +69,11 @@ impl Browser {
             args.push(format!("--user-agent={PERSON}"));
         }
         let capabilities = json!({
-            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args }
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": args,
+                "prefs": { "enable_do_not_track": do_not_track },
+            }
         });
         let Value::Object(capabilities) = capabilities else {
             unreachable!()

@@ -2,7 +2,11 @@
 //! SQLite file, a webhook receiver that answers as a test scripts it, and headless
 //! Chromium driven through chromedriver.
 
+// Each test binary uses part of the bench; what one leaves unused is not dead.
+#![allow(dead_code)]
+
 pub mod browser;
+pub mod proxy;
 pub mod receiver;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +36,9 @@ pub fn root() -> PathBuf {
 pub struct Server {
     pub url: String,
     pub database: SqlitePool,
+    /// The database's URL, for a test that opens it with Headwater's own store.
+    #[allow(dead_code, reason = "only some test binaries open the store")]
+    pub database_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     _folder: tempfile::TempDir,
@@ -43,7 +50,8 @@ impl Server {
         Self::start_with(handoff_url, |_| {}).await
     }
 
-    /// The same, with the configuration changed by `adjust` first.
+    /// The same, with the configuration changed by `adjust` first (the demo site
+    /// is `config.sites[0]`).
     pub async fn start_with(
         handoff_url: &str,
         adjust: impl FnOnce(&mut Config),
@@ -86,6 +94,7 @@ impl Server {
         Ok(Server {
             url,
             database,
+            database_url: format!("sqlite://{}", database_path.display()),
             stop: Some(stop),
             task,
             _folder: folder,
@@ -100,6 +109,28 @@ impl Server {
         }
         (&mut self.task).await??;
         Ok(())
+    }
+}
+
+impl Server {
+    /// Rows of a query against the server's database, each as its columns' text.
+    pub async fn rows(&self, sql: &str) -> anyhow::Result<Vec<Vec<String>>> {
+        use sqlx::Row;
+        let rows = sqlx::query(sql).fetch_all(&self.database).await?;
+        rows.iter()
+            .map(|row| {
+                (0..row.columns().len())
+                    .map(|index| {
+                        let text: Option<String> =
+                            row.try_get::<Option<String>, _>(index).or_else(|_| {
+                                row.try_get::<Option<i64>, _>(index)
+                                    .map(|number| number.map(|number| number.to_string()))
+                            })?;
+                        Ok(text.unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 

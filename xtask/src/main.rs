@@ -4,7 +4,8 @@
 //!   target, wasm-opt from npm, and for tests Chromium with its driver and a
 //!   running PostgreSQL).
 //! - `build-web`: builds the browser bundle into `pkg/` and reports its sizes.
-//! - `demo`: builds everything and runs the server with the demo site.
+//! - `demo`: builds everything, seeds demo history into a fresh demo database (once)
+//!   and runs the server with the demo site and the console.
 //! - `test`: builds the bundle and runs every test.
 
 mod bundle;
@@ -34,20 +35,7 @@ fn main() -> anyhow::Result<()> {
         "demo" => {
             setup::run(&root, setup::Purpose::Build)?;
             bundle::build(&root)?;
-            let mut server = cargo(&root);
-            server.args([
-                "run",
-                "--release",
-                "--package",
-                "headwater-server",
-                "--bin",
-                "headwater",
-                "--",
-            ]);
-            server
-                .args(["serve", "--config", "headwater.example.toml"])
-                .args(&rest);
-            run(&mut server)
+            demo(&root, &rest)
         }
         "test" => {
             setup::run(&root, setup::Purpose::Test)?;
@@ -66,6 +54,57 @@ fn main() -> anyhow::Result<()> {
         }
         _ => bail!("{USAGE}"),
     }
+}
+
+/// The demo database, seeded with months of history the first time, and the file
+/// keeping the demo accounts' passwords beside it.
+const DEMO_DATABASE: &str = "headwater-data/headwater.db";
+const DEMO_ACCOUNTS: &str = "headwater-data/demo-accounts.txt";
+
+/// Builds the server, seeds the demo database if it does not exist yet, says how
+/// to sign in, and serves.
+fn demo(root: &Path, rest: &[String]) -> anyhow::Result<()> {
+    let mut build = cargo(root);
+    build.args([
+        "build",
+        "--release",
+        "--package",
+        "headwater-server",
+        "--bin",
+        "headwater",
+    ]);
+    run(&mut build)?;
+    let headwater = root.join("target/release/headwater");
+
+    if !root.join(DEMO_DATABASE).exists() {
+        eprintln!("xtask: seeding {DEMO_DATABASE} with 90 days of demo history (a minute or two)");
+        let mut seed = Command::new(&headwater);
+        seed.current_dir(root)
+            .args(["seed", "--config", "headwater.example.toml"])
+            .args([
+                "--visitors",
+                "3000",
+                "--days",
+                "90",
+                "--credentials-file",
+                DEMO_ACCOUNTS,
+            ]);
+        run(&mut seed)?;
+    }
+    println!("\nThe console: http://127.0.0.1:8080/console");
+    match std::fs::read_to_string(root.join(DEMO_ACCOUNTS)) {
+        Ok(accounts) => {
+            println!("Demo accounts (role, e-mail, password), from {DEMO_ACCOUNTS}:\n{accounts}")
+        }
+        Err(_) => println!("(no {DEMO_ACCOUNTS}: add yourself with `headwater user add`)"),
+    }
+
+    let mut server = Command::new(&headwater);
+    server
+        .current_dir(root)
+        .args(["serve", "--config", "headwater.example.toml"])
+        .args(rest);
+    run(&mut server)
 }
 
 /// The repository root: the folder above this crate.

@@ -19,6 +19,7 @@ use crate::error::ApiError;
 use crate::ingest::Ingest;
 use crate::limits::Limits;
 use crate::routes;
+use crate::settings::{LiveSites, SiteSet};
 use crate::store::Store;
 use crate::{handoff, sla};
 
@@ -32,6 +33,7 @@ pub struct AppState {
 
 struct Inner {
     config: Arc<Config>,
+    sites: Arc<LiveSites>,
     store: Store,
     handoff_wake: Arc<Notify>,
     limits: Limits,
@@ -46,30 +48,45 @@ impl AppState {
         crate::telemetry::recorder();
         let store = Store::open(&config.server.database).await?;
         let config = Arc::new(config);
+        let sites = Arc::new(LiveSites::start(config.clone(), &store).await?);
         let handoff_wake = Arc::new(Notify::new());
         Ok(AppState {
             inner: Arc::new(Inner {
                 limits: Limits::new(&config.server),
-                ingest: Ingest::start(store.clone(), config.clone(), handoff_wake.clone()),
+                ingest: Ingest::start(store.clone(), sites.clone(), handoff_wake.clone()),
                 salts: Salts::new(store.clone()),
                 config,
+                sites,
                 store,
                 handoff_wake,
             }),
         })
     }
 
+    /// The configuration as read at start. Sites change while the server runs:
+    /// read them through [`AppState::sites`] or [`AppState::site`], never from here.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Every site as it is now, as one consistent snapshot.
+    pub fn sites(&self) -> Arc<SiteSet> {
+        self.inner.sites.snapshot()
+    }
+
+    /// The live sites, to reload after saving a version.
+    pub fn live_sites(&self) -> &LiveSites {
+        &self.inner.sites
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
 
-    /// The configured site, or the error a client gets for an unknown one.
-    pub fn site(&self, id: &str) -> Result<&SiteConfig, ApiError> {
-        self.config()
+    /// The site as it is now, or the error a client gets for an unknown one.
+    pub fn site(&self, id: &str) -> Result<Arc<SiteConfig>, ApiError> {
+        self.inner
+            .sites
             .site(id)
             .ok_or_else(|| ApiError::UnknownSite(id.to_owned()))
     }
@@ -130,7 +147,14 @@ pub async fn serve(
         state.inner.handoff_wake.clone(),
         stopped.clone(),
     ));
-    let timer = tokio::spawn(sla::run(state.clone(), stopped));
+    let timer = tokio::spawn(sla::run(state.clone(), stopped.clone()));
+    let settings_watch = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let store = state.store().clone();
+            state.live_sites().watch(store, stopped).await;
+        })
+    };
 
     tracing::info!(address = %listener.local_addr()?, "headwater listening");
     let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
@@ -141,6 +165,7 @@ pub async fn serve(
     stop_workers.send_replace(true);
     worker.await?;
     timer.await?;
+    settings_watch.await?;
     state.store().close().await;
     tracing::info!("headwater stopped");
     Ok(())

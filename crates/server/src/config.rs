@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 const MIN_SECRET_LENGTH: usize = 16;
 /// API tokens are typed by machines; they can afford to be long.
 const MIN_TOKEN_LENGTH: usize = 24;
+/// Keys of a site that belong to the file (how the site connects, and its secrets),
+/// never to the console.
+pub const FILE_OWNED_SITE_KEYS: [&str; 3] = ["origins", "secret_key", "webhooks"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -25,6 +28,29 @@ pub struct Config {
     /// Credentials of the systems and people that work leads through the API.
     #[serde(default)]
     pub api_tokens: Vec<ApiToken>,
+    /// How the console treats people who sign in.
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// The console's sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Marks the session cookie `Secure`, so browsers send it over https only. Turn
+    /// it on whenever the console is served over https.
+    pub secure_cookies: bool,
+    /// A session ends this many hours after signing in.
+    pub session_hours: u32,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            secure_cookies: false,
+            session_hours: 12,
+        }
+    }
 }
 
 /// A bearer token and the role it acts with.
@@ -68,6 +94,9 @@ pub struct ServerConfig {
 pub struct SiteConfig {
     /// The id the script tag names in `data-site`.
     pub id: String,
+    /// The IANA time zone (`Europe/Berlin`) whose days the waterfall report counts in.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
     /// Origins (`https://www.example.com`) allowed to send events and identify.
     pub origins: Vec<String>,
     /// The key a server (not a browser) sends as `Authorization: Bearer <key>` to
@@ -147,8 +176,26 @@ impl Default for Privacy {
     }
 }
 
+/// What marketers change in the console: the site's time zone, service levels,
+/// behaviours, forms and lead definition. The rest of a site (origins, keys,
+/// webhooks) stays in the configuration file. Fields are in the order TOML needs:
+/// plain values before tables.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSettings {
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+    #[serde(default)]
+    pub service_levels: ServiceLevels,
+    #[serde(default)]
+    pub behaviours: Vec<Behaviour>,
+    #[serde(default)]
+    pub forms: Vec<FormDefinition>,
+    pub lead_definition: LeadDefinition,
+}
+
 /// Time limits for acting on leads; none when absent.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceLevels {
     /// Minutes the qualification team has to accept or return an MQL.
@@ -286,6 +333,9 @@ impl Config {
             }
             site.validate(&key)?;
         }
+        if self.console.session_hours == 0 {
+            return Err(invalid("console.session_hours", "must be at least 1"));
+        }
 
         let mut names = HashSet::new();
         let mut tokens = HashSet::new();
@@ -342,7 +392,45 @@ impl SiteConfig {
         self.forms.iter().find(|form| form.id == id)
     }
 
-    fn validate(&self, key: &str) -> Result<(), ConfigError> {
+    /// The part of the site the console edits.
+    pub fn settings(&self) -> SiteSettings {
+        SiteSettings {
+            time_zone: self.time_zone.clone(),
+            service_levels: self.service_levels.clone(),
+            behaviours: self.behaviours.clone(),
+            forms: self.forms.clone(),
+            lead_definition: self.lead_definition.clone(),
+        }
+    }
+
+    /// This site with its editable part replaced by `settings`.
+    pub fn with_settings(&self, settings: SiteSettings) -> SiteConfig {
+        SiteConfig {
+            time_zone: settings.time_zone,
+            service_levels: settings.service_levels,
+            behaviours: settings.behaviours,
+            forms: settings.forms,
+            lead_definition: settings.lead_definition,
+            ..self.clone()
+        }
+    }
+
+    /// The site's time zone; validation has made sure it exists.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    /// Checks what the types cannot; `key` names the site in errors (`sites[0]`).
+    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        if jiff::tz::TimeZone::get(&self.time_zone).is_err() {
+            return Err(invalid(
+                format!("{key}.time_zone"),
+                format!(
+                    "`{}` is not an IANA time zone such as \"Europe/Berlin\"",
+                    self.time_zone
+                ),
+            ));
+        }
         for (index, origin) in self.origins.iter().enumerate() {
             if origin_of(origin).as_deref() != Some(origin.as_str()) {
                 return Err(invalid(
@@ -479,6 +567,10 @@ fn invalid(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+
 fn default_webhook_events() -> Vec<WebhookEvent> {
     vec![WebhookEvent::Mql]
 }
@@ -582,6 +674,16 @@ mod tests {
                 .to_string()
                 .starts_with("sites[0].forms[2].fields[4].pattern: not a regular expression"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn time_zones_are_checked_at_start() {
+        check_invalid(
+            "time_zone = \"Europe/Berlin\"",
+            "time_zone = \"Mars/Olympus_Mons\"",
+            "sites[0].time_zone: `Mars/Olympus_Mons` is not an IANA time zone such as \
+             \"Europe/Berlin\"",
         );
     }
 

@@ -9,7 +9,7 @@
 //! A group that fails is written again batch by batch, so a fault in one batch
 //! fails that batch alone.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
@@ -17,7 +17,8 @@ use headwater_core::attribution::{Touch, touch_of};
 use headwater_core::{Event, EventBatch, EventDetail};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
-use crate::config::Config;
+use crate::attribution;
+use crate::settings::LiveSites;
 use crate::store::{Backend, Store, contacts, events, visitors};
 use crate::{leads, telemetry};
 
@@ -57,7 +58,7 @@ struct Job {
 impl Ingest {
     /// Starts the writer tasks on the current tokio runtime. `handoffs` is woken
     /// when a promotion queued a handoff.
-    pub fn start(store: Store, config: Arc<Config>, handoffs: Arc<Notify>) -> Ingest {
+    pub fn start(store: Store, sites: Arc<LiveSites>, handoffs: Arc<Notify>) -> Ingest {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
         let writers = match store.backend() {
@@ -67,7 +68,7 @@ impl Ingest {
         for _ in 0..writers {
             let writer = Writer {
                 store: store.clone(),
-                config: config.clone(),
+                sites: sites.clone(),
                 handoffs: handoffs.clone(),
             };
             tokio::spawn(writer.run(receiver.clone()));
@@ -99,7 +100,7 @@ impl Ingest {
 
 struct Writer {
     store: Store,
-    config: Arc<Config>,
+    sites: Arc<LiveSites>,
     handoffs: Arc<Notify>,
 }
 
@@ -148,10 +149,17 @@ impl Writer {
         let now = group.iter().map(|job| job.now).max().unwrap_or_default();
         let mut tx = self.store.begin().await?;
 
-        let visitors: BTreeSet<(&str, &str)> = group
-            .iter()
-            .map(|job| (job.batch.site.as_str(), job.batch.visitor_id.as_str()))
-            .collect();
+        // A visitor first seen here is attributed to its first event in the group.
+        let mut visitors: BTreeMap<(&str, &str), attribution::Touch> = BTreeMap::new();
+        for job in group {
+            let visitor = (job.batch.site.as_str(), job.batch.visitor_id.as_str());
+            visitors.entry(visitor).or_insert_with(|| {
+                let first = job.batch.events.iter().min_by_key(|event| event.at);
+                first.map_or_else(attribution::Touch::default, |event| {
+                    attribution::first_touch(&event.url, &event.referrer)
+                })
+            });
+        }
         let contact_of = contacts::contacts_of_visitors(&mut tx, &visitors, now).await?;
 
         let rows: Vec<events::NewEvent> = group
@@ -202,11 +210,12 @@ impl Writer {
         let candidates: Vec<&str> = new_events.keys().copied().collect();
         let identified = contacts::identified_among(&mut tx, &candidates).await?;
         let mut queued = 0;
+        let sites = self.sites.snapshot();
         for (contact, (site_id, stored)) in &new_events {
             if !identified.contains(*contact) {
                 continue;
             }
-            let site = self.config.site(site_id).context("a batch names no site")?;
+            let site = sites.site(site_id).context("a batch names no site")?;
             let update = leads::Update::NewEvents(stored);
             let evaluation = leads::evaluate_in(&mut tx, site, contact, update, now).await?;
             queued += evaluation.map_or(0, |evaluation| evaluation.queued);

@@ -161,6 +161,50 @@ pub async fn rescore(state: &AppState, site: &SiteConfig) -> anyhow::Result<(usi
     Ok((ids.len(), promoted))
 }
 
+/// How a site's contacts would fare under other settings, without writing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preview {
+    /// Identified contacts evaluated.
+    pub evaluated: usize,
+    /// Of them, those whose current verdict says MQL.
+    pub mql_now: usize,
+    /// Of them, those the other settings would judge MQL.
+    pub mql_after: usize,
+}
+
+/// Evaluates every identified contact of the site under `candidate` (its behaviours
+/// and lead definition) exactly as [`evaluate_in`] would, from stored events, and
+/// counts the verdicts; nothing is stored, nobody is promoted.
+// FIXME: reads every identified contact's events in turn; past some tens of
+// thousands of contacts this wants a sample or a background job with progress.
+pub async fn preview(
+    state: &AppState,
+    candidate: &SiteConfig,
+    now: i64,
+) -> anyhow::Result<Preview> {
+    let mut connection = state.store().reader().acquire().await?;
+    let ids = contacts::identified(&mut connection, &candidate.id).await?;
+    let mut preview = Preview {
+        evaluated: ids.len(),
+        mql_now: 0,
+        mql_after: 0,
+    };
+    for id in &ids {
+        let contact = contacts::load(&mut connection, id).await?;
+        let since = (contact.stage == Stage::Recycled)
+            .then_some(contact.recycled_at)
+            .flatten();
+        let history = events::of_contact(&mut connection, id, since).await?;
+        let profile = EngagementProfile::from_events(&history, &candidate.behaviours);
+        let verdict = candidate
+            .lead_definition
+            .evaluate(&contact.answers, &profile, now);
+        preview.mql_now += usize::from(contact.verdict.is_some_and(|verdict| verdict.mql));
+        preview.mql_after += usize::from(verdict.mql);
+    }
+    Ok(preview)
+}
+
 /// Moves a lead on behalf of a person or system with an API token: checks that the
 /// waterfall allows the move (409 otherwise, changing nothing), that the caller's
 /// role may make it (403), records it with the caller as actor, and announces it
@@ -172,6 +216,19 @@ pub async fn move_by_person(
     to: Stage,
     reason: &str,
 ) -> Result<MoveOutcome, ApiError> {
+    move_by_person_at(state, caller, contact_id, to, reason, now_ms()).await
+}
+
+/// [`move_by_person`] at a given moment: the console and the API move leads now;
+/// demo seeding replays a simulated history through the same steps.
+pub async fn move_by_person_at(
+    state: &AppState,
+    caller: &Caller,
+    contact_id: &str,
+    to: Stage,
+    reason: &str,
+    now: i64,
+) -> Result<MoveOutcome, ApiError> {
     // Line breaks are fine in a note; other control characters are not text.
     let line_breaks_aside = reason.replace(['\n', '\r', '\t'], " ");
     if headwater_core::wire::has_control_character(&line_breaks_aside) {
@@ -180,7 +237,6 @@ pub async fn move_by_person(
         ));
     }
 
-    let now = now_ms();
     let mut tx = state.store().begin().await?;
     store::lock(&mut tx, &format!("contact {contact_id}")).await?;
     let contact = contacts::find(&mut tx, contact_id)
@@ -233,7 +289,7 @@ async fn announce(
     reason: &str,
     now: i64,
 ) -> anyhow::Result<usize> {
-    let site = state.config().site(&contact.site_id);
+    let site = state.sites().site(&contact.site_id).cloned();
     let (Some(event), Some(site)) = (WebhookEvent::for_stage(to), site) else {
         return Ok(0);
     };
@@ -254,5 +310,5 @@ async fn announce(
         verdict: contact.verdict.as_ref(),
         events: &history,
     };
-    handoff::enqueue(tx, site, &announcement, now).await
+    handoff::enqueue(tx, &site, &announcement, now).await
 }

@@ -7,13 +7,18 @@
 //! drive it without a socket; [`serve`] runs it on a listener with the background
 //! workers until shutdown.
 
+pub mod accounts;
 pub mod config;
 pub mod handoff;
+pub mod report;
+pub mod seed;
+pub mod settings;
 pub mod sla;
 pub mod store;
 
 mod anonymity;
 mod app;
+mod attribution;
 mod auth;
 mod bots;
 mod clock;

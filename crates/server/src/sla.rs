@@ -19,7 +19,7 @@ const CHECK_INTERVAL: Duration = Duration::from_secs(60);
 /// Checks every site's service levels as of `now`. Returns the breaches recorded.
 pub async fn check(state: &AppState, now: i64) -> anyhow::Result<usize> {
     let mut recorded = 0;
-    for site in &state.config().sites {
+    for site in &state.sites().sites {
         for (stage, limit_ms) in site.service_levels.limits() {
             let overdue = {
                 let mut connection = state.store().reader().acquire().await?;

@@ -39,7 +39,6 @@ pub struct Queued {
 }
 
 /// The queue's bookkeeping on this page.
-#[derive(Default)]
 pub struct Delivery {
     memory: Vec<Queued>,
     /// Ids sent and not answered yet (a handful: a plain list is cheapest).
@@ -51,6 +50,19 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A page's delivery: the first batch waits for the interval like the others,
+    /// so that a short visit goes out in one request as the page is left.
+    pub fn new(now: i64) -> Delivery {
+        Delivery {
+            memory: Vec::new(),
+            in_flight: Vec::new(),
+            last_sent_at: now,
+            failures: 0,
+            retry_at: 0,
+            enqueued: 0,
+        }
+    }
+
     /// Queues an event: in storage when `persist` and the browser allows it, in
     /// memory otherwise.
     pub fn enqueue(&mut self, event: Queued, persist: bool) {

@@ -91,7 +91,7 @@ impl Tracker {
                 .unwrap_or_default(),
             unprofiled: Vec::new(),
             page: Page::new(browser::now()),
-            delivery: Delivery::default(),
+            delivery: Delivery::new(browser::now()),
             consent_call: None,
             listener: JsValue::UNDEFINED,
             overlays_shown: Vec::new(),

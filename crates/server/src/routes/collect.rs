@@ -3,7 +3,7 @@
 //! from the customer's pages, so CORS admits every configured origin, and each
 //! request is checked against its own site's origins.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -111,7 +111,7 @@ async fn collect_events(
     let site = state.site(&batch.site)?;
     state.limits().check_site(&site.id)?;
     let sender = authorize(
-        site,
+        &site,
         &headers,
         batch.events.iter().map(|event| event.url.as_str()),
     )?;
@@ -187,7 +187,7 @@ async fn identify(
         identification.visitor_id = uuid::Uuid::new_v4().to_string();
     }
     state.limits().check_site(&site.id)?;
-    let sender = authorize(site, &headers, std::iter::empty())?;
+    let sender = authorize(&site, &headers, std::iter::empty())?;
     let form = site
         .form(&identification.form)
         .ok_or_else(|| ApiError::UnknownForm(identification.form.clone()))?;
@@ -222,6 +222,24 @@ async fn identify(
         }));
     }
 
+    identify_visitor(&state, &site, &identification, known, answers, now).await?;
+    Ok(Json(IdentifyReply {
+        status: "identified",
+    }))
+}
+
+/// Stitches the visitor to the contact its validated answers name, records the
+/// submission and evaluates the contact, all at `now`. A repeated form token gets
+/// the first submission's contact. Returns the contact's id. Demo seeding calls
+/// this too, with the moments of its simulated history.
+pub(crate) async fn identify_visitor(
+    state: &AppState,
+    site: &SiteConfig,
+    identification: &Identification,
+    known: BTreeMap<String, String>,
+    answers: BTreeMap<String, String>,
+    now: i64,
+) -> Result<String, ApiError> {
     let mut tx = state.store().begin().await?;
     store::lock(&mut tx, &format!("form token {}", identification.token)).await?;
     let contact_id = match submissions::contact_for_token(&mut tx, &identification.token).await? {
@@ -235,7 +253,7 @@ async fn identify(
                 &mut tx,
                 &identification.token,
                 &site.id,
-                &form.id,
+                &identification.form,
                 visitor,
                 &contact_id,
                 &answers,
@@ -249,13 +267,12 @@ async fn identify(
     let evaluation =
         leads::evaluate_in(&mut tx, site, &contact_id, leads::Update::Rebuild, now).await?;
     tx.commit().await?;
-    tracing::info!(site = %site.id, form = %form.id, contact = %contact_id, "visitor identified");
+    tracing::info!(site = %site.id, form = %identification.form, contact = %contact_id,
+        "visitor identified");
     if evaluation.is_some_and(|evaluation| evaluation.queued > 0) {
         state.wake_handoffs();
     }
-    Ok(Json(IdentifyReply {
-        status: "identified",
-    }))
+    Ok(contact_id)
 }
 
 /// The behaviours and forms of a site, for the tracker and the form.

@@ -154,7 +154,7 @@ async fn rescore(
 ) -> Result<Json<Value>, ApiError> {
     caller.require(&[Role::Admin, Role::Marketer])?;
     let site = state.site(&site_id)?;
-    let (evaluated, promoted) = leads::rescore(&state, site).await?;
+    let (evaluated, promoted) = leads::rescore(&state, &site).await?;
     Ok(Json(
         json!({ "evaluated": evaluated, "promoted": promoted }),
     ))

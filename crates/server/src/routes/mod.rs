@@ -4,10 +4,13 @@
 //!   the public site configuration); open to each site's configured origins.
 //! - [`leads`]: the lead API for people and systems with an API token.
 //! - [`assets`]: the script tag's loader and the browser bundle.
+//! - [`console`]: the pages people sign in to (report, workbench, settings); not
+//!   open to other origins.
 //! - [`demo`]: the demo company site and a demo handoff inbox, only when configured.
 
 mod assets;
-mod collect;
+pub(crate) mod collect;
+mod console;
 mod demo;
 mod leads;
 
@@ -31,6 +34,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(collect::router(state))
         .merge(leads::router())
+        .merge(console::router(state))
         .merge(assets::router(&state.config().server.pkg_dir));
     if let Some(folder) = &state.config().server.demo_site {
         router = router.merge(demo::router(folder));

@@ -5,12 +5,14 @@
 //! events of all its visitors, and stitching a visitor to another contact moves its
 //! whole history in one update.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anyhow::Context;
 use headwater_core::email;
 use headwater_core::stage::{Actor, Move, Stage, StageError};
 use headwater_core::{EngagementProfile, Verdict};
+
+use crate::attribution::Touch;
 use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -38,6 +40,12 @@ pub struct Contact {
     /// The engagement profile of the events that count (those since the last
     /// recycling), kept up to date event by event.
     pub profile: Option<EngagementProfile>,
+    /// The last person who moved the lead; none once it is back with marketing.
+    pub owner: Option<String>,
+    /// Where it first came from: campaign, referring site, channel.
+    pub first_campaign: Option<String>,
+    pub first_referrer: Option<String>,
+    pub first_channel: Option<String>,
 }
 
 /// A line of the pull API: a lead and where it stands.
@@ -68,6 +76,7 @@ pub async fn contact_of_visitor(
     connection: &mut AnyConnection,
     site_id: &str,
     visitor_id: &str,
+    touch: Option<&Touch>,
     now: i64,
 ) -> anyhow::Result<String> {
     super::lock(connection, &visitor_lock_key(site_id, visitor_id)).await?;
@@ -83,7 +92,7 @@ pub async fn contact_of_visitor(
         return Ok(contact_id);
     }
 
-    let contact_id = create(connection, site_id, now).await?;
+    let contact_id = create(connection, site_id, touch, now).await?;
     sqlx::query(
         "INSERT INTO visitors (site_id, id, contact_id, first_seen, last_seen)
          VALUES ($1, $2, $3, $4, $4)",
@@ -98,22 +107,22 @@ pub async fn contact_of_visitor(
 }
 
 /// The contacts of these (site, visitor) pairs, creating each visitor not seen
-/// before with a contact in the Inquiry stage, and marking every one seen at
-/// `now`. Takes the visitors' locks in order, so that writers sharing a
-/// PostgreSQL database never deadlock on them.
+/// before with a contact in the Inquiry stage (attributed to the visitor's touch),
+/// and marking every one seen at `now`. Takes the visitors' locks in order, so
+/// that writers sharing a PostgreSQL database never deadlock on them.
 pub async fn contacts_of_visitors<'a>(
     connection: &mut AnyConnection,
-    visitors: &BTreeSet<(&'a str, &'a str)>,
+    visitors: &BTreeMap<(&'a str, &'a str), Touch>,
     now: i64,
 ) -> anyhow::Result<HashMap<(&'a str, &'a str), String>> {
-    for (site_id, visitor_id) in visitors {
+    for (site_id, visitor_id) in visitors.keys() {
         super::lock(connection, &visitor_lock_key(site_id, visitor_id)).await?;
     }
 
     let backend = super::backend_of(connection);
     let mut contact_of = HashMap::with_capacity(visitors.len());
     let mut by_site: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (site_id, visitor_id) in visitors {
+    for (site_id, visitor_id) in visitors.keys() {
         by_site.entry(site_id).or_default().push(visitor_id);
     }
     for (site_id, visitor_ids) in by_site {
@@ -139,13 +148,13 @@ pub async fn contacts_of_visitors<'a>(
         }
     }
 
-    let first_seen: Vec<(&str, &str)> = visitors
+    let first_seen: Vec<(&(&str, &str), &Touch)> = visitors
         .iter()
-        .copied()
-        .filter(|visitor| !contact_of.contains_key(visitor))
+        .filter(|(visitor, _)| !contact_of.contains_key(*visitor))
         .collect();
-    for (site_id, visitor_id) in first_seen {
-        let contact_id = contact_of_visitor(connection, site_id, visitor_id, now).await?;
+    for (&(site_id, visitor_id), touch) in first_seen {
+        let contact_id =
+            contact_of_visitor(connection, site_id, visitor_id, Some(touch), now).await?;
         contact_of.insert((site_id, visitor_id), contact_id);
     }
     Ok(contact_of)
@@ -213,7 +222,7 @@ pub async fn identify(
     let address = answers.get("email").context("answers hold no e-mail")?;
     let key = email::match_key(address);
     super::lock(connection, &format!("email {site_id} {key}")).await?;
-    let current_id = contact_of_visitor(connection, site_id, visitor_id, now).await?;
+    let current_id = contact_of_visitor(connection, site_id, visitor_id, None, now).await?;
     let current = load(connection, &current_id).await?;
     let owner: Option<String> =
         sqlx::query_scalar("SELECT id FROM contacts WHERE site_id = $1 AND email_key = $2")
@@ -234,7 +243,7 @@ pub async fn identify(
         }
         (None, true) => current.id.clone(),
         (None, false) => {
-            let created = create(connection, site_id, now).await?;
+            let created = create(connection, site_id, None, now).await?;
             move_visitor(connection, site_id, visitor_id, &created).await?;
             created
         }
@@ -284,7 +293,8 @@ pub async fn load(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Co
 pub async fn find(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Option<Contact>> {
     let row = sqlx::query(
         "SELECT id, site_id, email, answers, stage, fit_score, engagement_score, verdict,
-                created_at, recycled_at, stage_changed_at, profile
+                created_at, recycled_at, stage_changed_at, profile, owner,
+                first_campaign, first_referrer, first_channel
          FROM contacts WHERE id = $1",
     )
     .bind(id)
@@ -306,6 +316,10 @@ pub async fn find(connection: &mut AnyConnection, id: &str) -> anyhow::Result<Op
         recycled_at: row.try_get("recycled_at")?,
         stage_changed_at: row.try_get("stage_changed_at")?,
         profile: profile.as_deref().map(serde_json::from_str).transpose()?,
+        owner: row.try_get("owner")?,
+        first_campaign: row.try_get("first_campaign")?,
+        first_referrer: row.try_get("first_referrer")?,
+        first_channel: row.try_get("first_channel")?,
     }))
 }
 
@@ -403,16 +417,24 @@ pub async fn move_stage(
             contact.recycled_at
         };
         // A recycled lead starts a new profile: only engagement from now on counts.
+        // The person who moves a lead owns it until it goes back to marketing.
+        let person = match actor {
+            Actor::Person(name) => name.as_str(),
+            _ => "",
+        };
         sqlx::query(
             "UPDATE contacts SET stage = $2, updated_at = $3, stage_changed_at = $3,
                                  recycled_at = $4,
-                                 profile = CASE WHEN $2 = 'recycled' THEN NULL ELSE profile END
+                                 profile = CASE WHEN $2 = 'recycled' THEN NULL ELSE profile END,
+                                 owner = CASE WHEN $2 = 'recycled' THEN NULL
+                                              WHEN $5 <> '' THEN $5 ELSE owner END
              WHERE id = $1",
         )
         .bind(&contact.id)
         .bind(to.as_str())
         .bind(now)
         .bind(recycled_at)
+        .bind(person)
         .execute(&mut *connection)
         .await?;
         record_change(
@@ -461,16 +483,25 @@ fn visitor_lock_key(site_id: &str, visitor_id: &str) -> String {
     format!("visitor {site_id} {visitor_id}")
 }
 
-async fn create(connection: &mut AnyConnection, site_id: &str, now: i64) -> anyhow::Result<String> {
+async fn create(
+    connection: &mut AnyConnection,
+    site_id: &str,
+    touch: Option<&Touch>,
+    now: i64,
+) -> anyhow::Result<String> {
     let id = Uuid::new_v4().to_string();
     sqlx::query(
-        "INSERT INTO contacts (id, site_id, stage, created_at, updated_at, stage_changed_at)
-         VALUES ($1, $2, $3, $4, $4, $4)",
+        "INSERT INTO contacts (id, site_id, stage, created_at, updated_at, stage_changed_at,
+                               first_campaign, first_referrer, first_channel)
+         VALUES ($1, $2, $3, $4, $4, $4, $5, $6, $7)",
     )
     .bind(&id)
     .bind(site_id)
     .bind(Stage::Inquiry.as_str())
     .bind(now)
+    .bind(touch.and_then(|touch| touch.campaign.as_deref()))
+    .bind(touch.and_then(|touch| touch.referrer.as_deref()))
+    .bind(touch.map(|touch| touch.channel))
     .execute(&mut *connection)
     .await?;
     record_change(

@@ -16,8 +16,11 @@ pub mod events;
 pub mod outbox;
 pub mod privacy;
 pub mod salts;
+pub mod settings;
 pub mod submissions;
+pub mod users;
 pub mod visitors;
+pub mod workbench;
 
 use std::time::Duration;
 
