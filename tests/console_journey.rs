@@ -4,8 +4,6 @@
 //! report moves. The report and a lead page are photographed under
 //! `target/screenshots/`.
 
-// Each test binary uses its own part of the support code.
-#[allow(dead_code)]
 mod support;
 
 use fantoccini::Locator;

@@ -3,8 +3,6 @@
 //! promoted to MQL and handed off as a signed webhook, or kept in nurture with an
 //! explanation.
 
-// Each test binary uses its own part of the support code.
-#[allow(dead_code)]
 mod support;
 
 use std::collections::BTreeSet;

@@ -6,8 +6,6 @@
 //! request pre-filled from a campaign link, each checked in the database
 //! afterwards.
 
-// Each test binary uses its own part of the support code.
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};

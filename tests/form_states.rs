@@ -6,8 +6,6 @@
 //! the inline demo request, `overlay-{en,ru}-{state}.png` for the contact-sales
 //! overlay.
 
-// Each test binary uses its own part of the support code.
-#[allow(dead_code)]
 mod support;
 
 use std::path::Path;

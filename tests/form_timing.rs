@@ -12,8 +12,6 @@
 //! cargo test -p headwater-tests --test form_timing -- --ignored --nocapture
 //! ```
 
-// Each test binary uses its own part of the support code.
-#[allow(dead_code)]
 mod support;
 
 use support::{Browser, Receiver, Server};

@@ -2,8 +2,6 @@
 //! identified once is not asked again for what the server knows, and "Not you?"
 //! starts afresh as a new anonymous visitor with every question asked.
 
-// Each test binary uses its own part of the support code.
-#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;
