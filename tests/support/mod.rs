@@ -3,7 +3,7 @@
 //! Chromium driven through chromedriver.
 
 // Each test binary uses part of the bench; what one leaves unused is not dead.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod browser;
 pub mod proxy;
@@ -132,6 +132,19 @@ impl Server {
             })
             .collect()
     }
+}
+
+/// POSTs JSON as a server would (no `Origin`, the site's key) and returns the
+/// status.
+pub async fn post_json(url: &str, key: &str, body: &serde_json::Value) -> anyhow::Result<u16> {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, axum::body::Body> = Client::builder(TokioExecutor::new()).build_http();
+    let request = axum::http::Request::post(url)
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))?;
+    Ok(client.request(request).await?.status().as_u16())
 }
 
 /// Polls `check` until it returns `Some`, or fails after [`PATIENCE`].

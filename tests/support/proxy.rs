@@ -3,8 +3,8 @@
 //! answer to the next event batch to itself and never replies. The server has
 //! stored the batch; the browser never learns that it did.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::Body;
@@ -17,33 +17,41 @@ use hyper_util::rt::TokioExecutor;
 
 #[derive(Clone)]
 struct Shared {
-    upstream: String,
+    upstream: Arc<Mutex<String>>,
     swallow_next_batch: Arc<AtomicBool>,
     client: Client<HttpConnector, Body>,
 }
 
 pub struct Proxy {
     pub url: String,
+    upstream: Arc<Mutex<String>>,
     swallow_next_batch: Arc<AtomicBool>,
 }
 
 impl Proxy {
-    /// Starts forwarding to `upstream` (`http://127.0.0.1:port`) on a free port.
-    pub async fn start(upstream: &str) -> anyhow::Result<Proxy> {
+    /// Starts on a free port; it forwards once told where to.
+    pub async fn start() -> anyhow::Result<Proxy> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let shared = Shared {
-            upstream: upstream.to_owned(),
+            upstream: Arc::new(Mutex::new(String::new())),
             swallow_next_batch: Arc::new(AtomicBool::new(false)),
             client: Client::builder(TokioExecutor::new()).build_http(),
         };
         let swallow_next_batch = shared.swallow_next_batch.clone();
+        let upstream = shared.upstream.clone();
         let app = Router::new().fallback(forward).with_state(shared);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Ok(Proxy {
             url,
+            upstream,
             swallow_next_batch,
         })
+    }
+
+    /// Forwards to `upstream` (`http://127.0.0.1:port`) from now on.
+    pub fn forward_to(&self, upstream: &str) {
+        *self.upstream.lock().expect("the proxy's upstream") = upstream.to_owned();
     }
 
     /// The server's answer to the next event batch is lost on the way back.
@@ -56,9 +64,14 @@ async fn forward(State(shared): State<Shared>, mut request: Request) -> Response
     let lose = request.method() == Method::POST
         && request.uri().path() == "/api/v1/events"
         && shared.swallow_next_batch.swap(false, Ordering::SeqCst);
+    let upstream = shared
+        .upstream
+        .lock()
+        .expect("the proxy's upstream")
+        .clone();
     let target = format!(
         "{}{}",
-        shared.upstream,
+        upstream,
         request
             .uri()
             .path_and_query()

@@ -28,6 +28,28 @@ const WASM_FEATURES: [&str; 6] = [
     "--enable-reference-types",
     "--enable-multivalue",
 ];
+/// `pkg/` as an npm package, for sites that bundle their code: `headwater.mjs` is
+/// the entry, and the files it imports sit beside it.
+const PACKAGE_JSON: &str = r#"{
+  "name": "headwater",
+  "version": "0.1.0",
+  "description": "Headwater's tracker and form as an ES module",
+  "license": "AGPL-3.0-only",
+  "type": "module",
+  "module": "headwater.mjs",
+  "exports": { ".": "./headwater.mjs" },
+  "sideEffects": false
+}
+"#;
+
+/// The first transfer's size (brotli) the tracker issue asks for: what the small
+/// trackers (Plausible, Umami) cost a page.
+const FIRST_TRANSFER_GOAL: usize = 10 * 1024;
+/// What the build refuses to grow past: today's size and a little room.
+// FIXME: this is a ratchet at 27.4 KB, not the 10 KB goal; lower it with each
+// saving (see the README's known limits for where the bytes go).
+const FIRST_TRANSFER_CEILING: usize = 28_000;
+
 /// What a page downloads before the form is needed.
 const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_tracker_bg.wasm"];
 
@@ -70,10 +92,34 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
     }
     fs::copy(root.join("crates/tracker/js/hw.js"), pkg.join("hw.js"))?;
     minify::javascript(root, &pkg.join("hw.js"), false)?;
+    fs::copy(
+        root.join("crates/tracker/js/headwater.mjs"),
+        pkg.join("headwater.mjs"),
+    )?;
+    minify::javascript(root, &pkg.join("headwater.mjs"), true)?;
+    fs::write(pkg.join("package.json"), PACKAGE_JSON)?;
 
     let sizes = compress_all(&pkg)?;
-    report(&sizes);
+    let first_transfer = report(&sizes);
     println!("bundle built in {:.1} s", started.elapsed().as_secs_f64());
+    check_budget(first_transfer)
+}
+
+/// Fails the build (and so CI) when the first transfer grows past its ceiling.
+/// Sizes are deterministic to a few bytes, so this is no flaky timed test.
+fn check_budget(first_transfer_brotli: usize) -> anyhow::Result<()> {
+    if first_transfer_brotli > FIRST_TRANSFER_CEILING {
+        anyhow::bail!(
+            "the first transfer is {first_transfer_brotli} bytes brotli, over its ceiling of \
+             {FIRST_TRANSFER_CEILING}: every page view of every customer site pays for it"
+        );
+    }
+    if first_transfer_brotli > FIRST_TRANSFER_GOAL {
+        println!(
+            "first transfer: {first_transfer_brotli} bytes brotli; the goal is \
+             {FIRST_TRANSFER_GOAL}"
+        );
+    }
     Ok(())
 }
 
@@ -117,7 +163,11 @@ fn compress_all(pkg: &Path) -> anyhow::Result<Vec<Size>> {
     let mut sizes = Vec::new();
     let mut names: Vec<String> = fs::read_dir(pkg)?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| name.ends_with(".js") || name.ends_with(".wasm"))
+        .filter(|name| {
+            [".js", ".mjs", ".wasm"]
+                .iter()
+                .any(|end| name.ends_with(end))
+        })
         .collect();
     names.sort();
     for name in names {
@@ -153,7 +203,8 @@ fn gzip_bytes(raw: &[u8]) -> anyhow::Result<Vec<u8>> {
     Ok(encoder.finish()?)
 }
 
-fn report(sizes: &[Size]) {
+/// Prints every file's sizes and returns the first transfer's brotli size.
+fn report(sizes: &[Size]) -> usize {
     println!("{:<32} {:>9} {:>9} {:>9}", "pkg/", "raw", "gzip", "brotli");
     for size in sizes {
         println!(
@@ -173,4 +224,5 @@ fn report(sizes: &[Size]) {
         total(|size| size.gzip),
         total(|size| size.brotli)
     );
+    total(|size| size.brotli)
 }

@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 const MIN_SECRET_LENGTH: usize = 16;
 /// API tokens are typed by machines; they can afford to be long.
 const MIN_TOKEN_LENGTH: usize = 24;
-/// Keys of a site that belong to the file (how the site connects, and its secrets),
-/// never to the console.
-pub const FILE_OWNED_SITE_KEYS: [&str; 3] = ["origins", "secret_key", "webhooks"];
+/// Keys of a site that belong to the file (how the site connects, its secrets, and
+/// its privacy settings, which are the site's legal decisions), never to the
+/// console.
+pub const FILE_OWNED_SITE_KEYS: [&str; 5] =
+    ["origins", "secret_key", "webhooks", "privacy", "hash_routing"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]

@@ -216,6 +216,8 @@ pub fn parse(site_id: &str, text: &str) -> Result<Edited, InvalidSettings> {
         site.origins.is_some(),
         site.secret_key.is_some(),
         site.webhooks.is_some(),
+        site.privacy.is_some(),
+        site.hash_routing.is_some(),
     ];
     for (key, present) in FILE_OWNED_SITE_KEYS.iter().zip(file_owned) {
         if present {
@@ -258,6 +260,8 @@ struct EditorSite {
     origins: Option<toml::Value>,
     secret_key: Option<toml::Value>,
     webhooks: Option<toml::Value>,
+    privacy: Option<toml::Value>,
+    hash_routing: Option<toml::Value>,
 }
 
 fn utc() -> String {
@@ -314,7 +318,9 @@ mod tests {
                 "server",
                 "sites[0].origins",
                 "sites[0].secret_key",
-                "sites[0].webhooks"
+                "sites[0].webhooks",
+                "sites[0].privacy",
+                "sites[0].hash_routing"
             ]
         );
     }

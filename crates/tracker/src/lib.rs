@@ -19,7 +19,12 @@
 //! The crate is `no_std` so that the WebAssembly carries no formatting or panic
 //! machinery: it is part of every page view of every customer site.
 
-#![no_std]
+//!
+//! It is built for `wasm32-unknown-unknown` only (`cargo xtask build-web`); on any
+//! other target it compiles to nothing, so that `cargo build --workspace` works.
+
+#![cfg_attr(target_arch = "wasm32", no_std)]
+#![cfg(target_arch = "wasm32")]
 
 extern crate alloc;
 
