@@ -17,8 +17,13 @@ const MIN_TOKEN_LENGTH: usize = 24;
 /// Keys of a site that belong to the file (how the site connects, its secrets, and
 /// its privacy settings, which are the site's legal decisions), never to the
 /// console.
-pub const FILE_OWNED_SITE_KEYS: [&str; 5] =
-    ["origins", "secret_key", "webhooks", "privacy", "hash_routing"];
+pub const FILE_OWNED_SITE_KEYS: [&str; 5] = [
+    "origins",
+    "secret_key",
+    "webhooks",
+    "privacy",
+    "hash_routing",
+];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
