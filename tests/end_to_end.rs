@@ -89,7 +89,7 @@ async fn a_matching_visitor_becomes_an_mql_and_is_handed_off_once() -> anyhow::R
     assert_eq!(handoff["company"]["name"], MATCHING.company);
     assert_eq!(
         handoff["explanation"]["summary"],
-        "MQL: fit 30/20, engagement 50/40"
+        "MQL: fit 30/20, engagement 55/40"
     );
     assert!(!handoff["recent_behaviour"].as_array().unwrap().is_empty());
 

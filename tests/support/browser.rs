@@ -32,7 +32,7 @@ impl Browser {
 
     /// The same, but as headless Chromium shows itself by default: a bot.
     pub async fn start_as_bot() -> anyhow::Result<Browser> {
-        Self::launch(true, false).await
+        Self::launch(false, false).await
     }
 
     /// A person's browser with Do Not Track turned on: `navigator.doNotTrack` is
