@@ -18,11 +18,11 @@ async fn a_returning_visitor_is_asked_only_what_is_missing() -> anyhow::Result<(
     let browser = Browser::start().await?;
     let demo = format!("{}/www/demo.html", server.url);
 
-    // First visit: every question, role left out.
+    // First visit: every question, role and phone left out.
     browser.client.goto(&demo).await?;
     assert_eq!(
         asked(&browser).await?,
-        ["name", "email", "company", "role", "company_size"]
+        ["name", "email", "company", "role", "company_size", "phone"]
     );
     for (name, value) in [
         ("name", "Ана Перес"),
@@ -40,9 +40,9 @@ async fn a_returning_visitor_is_asked_only_what_is_missing() -> anyhow::Result<(
     }
     send(&browser).await?;
 
-    // Second visit: only the question not answered yet, and a way out.
+    // Second visit: only the questions not answered yet, and a way out.
     browser.client.goto(&demo).await?;
-    assert_eq!(asked(&browser).await?, ["role"]);
+    assert_eq!(asked(&browser).await?, ["role", "phone"]);
     let not_you = browser
         .run("const p = document.querySelector('.hw-not-you'); return !!p && !p.hidden")
         .await?;
@@ -87,7 +87,7 @@ async fn a_returning_visitor_is_asked_only_what_is_missing() -> anyhow::Result<(
     .await?;
     assert_eq!(
         asked(&browser).await?,
-        ["name", "email", "company", "role", "company_size"]
+        ["name", "email", "company", "role", "company_size", "phone"]
     );
     let after = browser
         .run("return localStorage.getItem('hw.visitor')")

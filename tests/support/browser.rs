@@ -5,6 +5,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
@@ -128,6 +130,96 @@ impl Browser {
         })
         .await?;
         self.wait_for_tracker().await
+    }
+
+    /// Clicks the element matching `selector` until the overlay its click opens
+    /// is there: the tracker opens overlays once it has the site's configuration,
+    /// which it fetches after starting, so a click before then opens nothing.
+    pub async fn click_for_overlay(&self, selector: &str) -> anyhow::Result<()> {
+        eventually("the overlay to open", || async {
+            let open = self
+                .run("return !!document.querySelector('dialog[open]')")
+                .await?;
+            if open.as_bool() == Some(true) {
+                return Ok(Some(()));
+            }
+            self.client
+                .find(Locator::Css(selector))
+                .await?
+                .click()
+                .await?;
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Presses each key in turn, as a keyboard does: down, then up.
+    pub async fn press(&self, keys: impl IntoIterator<Item = char>) -> anyhow::Result<()> {
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in keys {
+            actions = actions
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
+        }
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// Types text on the keyboard, one key at a time.
+    pub async fn type_text(&self, text: &str) -> anyhow::Result<()> {
+        self.press(text.chars()).await
+    }
+
+    /// Presses Tab, or Shift+Tab when `backwards`.
+    pub async fn tab(&self, backwards: bool) -> anyhow::Result<()> {
+        let tab = char::from(Key::Tab);
+        let mut actions = KeyActions::new("keyboard".into());
+        if backwards {
+            actions = actions.then(KeyAction::Down {
+                value: char::from(Key::Shift),
+            });
+        }
+        actions = actions
+            .then(KeyAction::Down { value: tab })
+            .then(KeyAction::Up { value: tab });
+        if backwards {
+            actions = actions.then(KeyAction::Up {
+                value: char::from(Key::Shift),
+            });
+        }
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// Clicks at a point of the viewport, whatever is there.
+    pub async fn click_at(&self, x: f64, y: f64) -> anyhow::Result<()> {
+        let actions = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x,
+                y,
+            })
+            .then(PointerAction::Down {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            });
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
+    /// What has the focus: the `name`, else the `id`, else the class of the
+    /// focused element, or `body`.
+    pub async fn focused(&self) -> anyhow::Result<String> {
+        let focused = self
+            .run(
+                "const element = document.activeElement;
+                 if (!element || element === document.body) return 'body';
+                 return element.getAttribute('name') || element.id || element.className",
+            )
+            .await?;
+        Ok(focused.as_str().unwrap_or_default().to_owned())
     }
 
     pub async fn close(mut self) -> anyhow::Result<()> {

@@ -1,19 +1,41 @@
-//! Identification forms: the fields marketers configure and the validation of the
-//! answers, run in the browser before sending and on the server before storing.
+//! Identification forms: what marketers configure (fields, texts, points, display)
+//! and the validation of the answers, run in the browser before sending and on the
+//! server before storing.
+//!
+//! - [`field`]: one question, its kind and rules, and the cleaning of an answer.
+//! - [`check`]: the configuration rules of a form, with errors naming the key.
+//! - [`display`]: inline or overlay, and the triggers that open an overlay.
+//! - [`texts`]: texts in Russian and English, and the messages for problems.
+//! - [`prefill`]: answers taken from the page's URL query.
+//! - [`points`]: a submission's points, once per contact and form.
+
+pub mod check;
+pub mod display;
+pub mod field;
+pub mod points;
+pub mod prefill;
+pub mod texts;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::email;
+pub use check::{FormConfigError, FormConfigProblem};
+pub use display::{DisplayMode, EngagementThreshold, FormDisplay, FormTrigger};
+pub use field::{Choice, DEFAULT_MAX_LENGTH, Engine, FieldKind, FormField, ServerEngine, TICKED};
+pub use points::award_form_points;
+pub use prefill::query_value;
+pub use texts::{Language, Problem, Texts, Wording};
 
-/// Free-text answers longer than this are refused unless a field says otherwise.
-pub const DEFAULT_MAX_LENGTH: usize = 200;
+/// A longer minimum fill time would take every careful visitor for a bot.
+pub const MAX_MIN_FILL_SECONDS: f64 = 600.0;
 
 /// A form as configured for a site.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FormDefinition {
-    /// Names the form in configuration, submissions and explanations.
+    /// Names the form in configuration, submissions and explanations, and in
+    /// `<div data-headwater-form="ID">`.
     pub id: String,
     pub title: Texts,
     pub submit: Texts,
@@ -28,54 +50,16 @@ pub struct FormDefinition {
     /// the configured order take their place. Unset: every unanswered question.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_questions: Option<usize>,
-}
-
-/// Two seconds: quicker than anyone types a name and an e-mail, slower than a
-/// script. Browser autofill plus a click still takes longer.
-fn default_min_fill_seconds() -> f64 {
-    2.0
-}
-
-/// One question on a form.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FormField {
-    /// The contact field the answer is stored in, e.g. `email` or `company_size`.
-    pub name: String,
-    pub kind: FieldKind,
-    pub label: Texts,
-    #[serde(default)]
-    pub required: bool,
+    /// Engagement points the contact earns by sending this form, once however
+    /// often it is sent (see [`points`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub points: i64,
+    /// Speaks this language whatever the page's `lang` and the browser say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_length: Option<usize>,
-    /// The choices of a `select` field.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub options: Vec<String>,
-}
-
-/// The kinds of question a form can ask.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldKind {
-    Text,
-    Email,
-    /// A whole number, e.g. a company size.
-    Number,
-    Select,
-}
-
-/// A text in each language the product speaks.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Texts {
-    pub en: String,
-    pub ru: String,
-}
-
-/// The languages the form speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    En,
-    Ru,
+    pub language: Option<Language>,
+    /// Inline (when absent) or an overlay with its trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<FormDisplay>,
 }
 
 /// Why one answer was refused.
@@ -85,87 +69,39 @@ pub struct FieldError {
     pub problem: Problem,
 }
 
-/// What is wrong with an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Problem {
-    Required,
-    TooLong,
-    InvalidEmail,
-    NotANumber,
-    NotAnOption,
-    UnknownField,
-    /// A control character (NUL, escape, backspace...): nothing a person types.
-    InvalidCharacters,
+/// Two seconds: quicker than anyone types a name and an e-mail, slower than a
+/// script. Browser autofill plus a click still takes longer.
+fn default_min_fill_seconds() -> f64 {
+    2.0
 }
 
-impl Texts {
-    /// The text in `language`, falling back to English where a translation is missing.
-    pub fn get(&self, language: Language) -> &str {
-        match language {
-            Language::Ru if !self.ru.is_empty() => &self.ru,
-            _ => &self.en,
-        }
-    }
-}
-
-impl Language {
-    /// The language for a BCP 47 tag such as `ru-RU`; English for anything else.
-    pub fn from_tag(tag: &str) -> Language {
-        let primary = tag.split(['-', '_']).next().unwrap_or("");
-        if primary.eq_ignore_ascii_case("ru") {
-            Language::Ru
-        } else {
-            Language::En
-        }
-    }
-}
-
-impl Problem {
-    /// The message shown next to the field.
-    pub fn message(self, language: Language) -> &'static str {
-        match (self, language) {
-            (Problem::Required, Language::En) => "Please fill in this field.",
-            (Problem::Required, Language::Ru) => "Пожалуйста, заполните это поле.",
-            (Problem::TooLong, Language::En) => "This answer is too long.",
-            (Problem::TooLong, Language::Ru) => "Слишком длинный ответ.",
-            (Problem::InvalidEmail, Language::En) => "Please enter a valid e-mail address.",
-            (Problem::InvalidEmail, Language::Ru) => "Введите корректный адрес электронной почты.",
-            (Problem::NotANumber, Language::En) => "Please enter a whole number.",
-            (Problem::NotANumber, Language::Ru) => "Введите целое число.",
-            (Problem::NotAnOption, Language::En) => "Please choose one of the options.",
-            (Problem::NotAnOption, Language::Ru) => "Выберите один из вариантов.",
-            (Problem::UnknownField, Language::En) => "This form has no such field.",
-            (Problem::UnknownField, Language::Ru) => "В форме нет такого поля.",
-            (Problem::InvalidCharacters, Language::En) => {
-                "This answer holds characters that cannot be stored."
-            }
-            (Problem::InvalidCharacters, Language::Ru) => "Ответ содержит недопустимые символы.",
-        }
-    }
+fn is_zero(points: &i64) -> bool {
+    *points == 0
 }
 
 impl FormDefinition {
     /// The questions to put to a visitor whose contact has already answered the
-    /// fields named in `known`: the others, in the configured order, at most
-    /// `max_questions` of them.
+    /// fields named in `known`: the shown ones not answered yet, in the configured
+    /// order, at most `max_questions` of them. Hidden fields are never questions.
     pub fn questions(&self, known: &BTreeSet<String>) -> Vec<&FormField> {
         let limit = self.max_questions.unwrap_or(usize::MAX);
         self.fields
             .iter()
-            .filter(|field| !known.contains(&field.name))
+            .filter(|field| field.is_shown() && !known.contains(&field.name))
             .take(limit)
             .collect()
     }
 
-    /// Checks every answer and returns them cleaned (trimmed, e-mail normalised),
-    /// or every problem found. Empty optional answers are dropped. Only the
-    /// questions put to this visitor (see [`FormDefinition::questions`]) must be
-    /// answered; an answer to any other field of the form is checked all the same.
+    /// Checks every answer and returns them cleaned (trimmed, e-mail normalised,
+    /// fixed hidden values put in), or every problem found. Empty optional answers
+    /// are dropped. Only the questions put to this visitor (see
+    /// [`FormDefinition::questions`]) must be answered; an answer to any other
+    /// field of the form is checked all the same.
     pub fn validate(
         &self,
         answers: &BTreeMap<String, String>,
         known: &BTreeSet<String>,
+        engine: &dyn Engine,
     ) -> Result<BTreeMap<String, String>, Vec<FieldError>> {
         let asked: BTreeSet<&str> = self
             .questions(known)
@@ -183,10 +119,11 @@ impl FormDefinition {
         }
         for field in &self.fields {
             let answer = answers.get(&field.name).map_or("", String::as_str);
-            if answer.trim().is_empty() && !asked.contains(field.name.as_str()) {
+            let fixed = field.kind == FieldKind::Hidden && field.value.is_some();
+            if !fixed && answer.trim().is_empty() && !asked.contains(field.name.as_str()) {
                 continue;
             }
-            match field.clean(answer) {
+            match field.clean(answer, engine) {
                 Ok(Some(value)) => {
                     cleaned.insert(field.name.clone(), value);
                 }
@@ -214,65 +151,56 @@ impl FormDefinition {
     pub fn field(&self, name: &str) -> Option<&FormField> {
         self.fields.iter().find(|field| field.name == name)
     }
-}
 
-impl FormField {
-    /// The answer as it will be stored; `None` for an empty optional answer.
-    pub fn clean(&self, answer: &str) -> Result<Option<String>, Problem> {
-        let trimmed = answer.trim();
-        if trimmed.is_empty() {
-            return if self.required {
-                Err(Problem::Required)
-            } else {
-                Ok(None)
-            };
+    /// The trigger that opens the form as an overlay; `None` for an inline form.
+    pub fn trigger(&self) -> Option<&FormTrigger> {
+        let display = self.display.as_ref()?;
+        match display.mode {
+            DisplayMode::Overlay => display.trigger.as_ref(),
+            DisplayMode::Inline => None,
         }
-        if trimmed.chars().count() > self.max_length.unwrap_or(DEFAULT_MAX_LENGTH) {
-            return Err(Problem::TooLong);
-        }
-        if crate::wire::has_control_character(trimmed) {
-            return Err(Problem::InvalidCharacters);
-        }
-
-        let value = match self.kind {
-            FieldKind::Text => trimmed.to_owned(),
-            FieldKind::Email => email::normalize(trimmed).map_err(|_| Problem::InvalidEmail)?,
-            FieldKind::Number => trimmed
-                .parse::<u64>()
-                .map_err(|_| Problem::NotANumber)?
-                .to_string(),
-            FieldKind::Select if self.options.iter().any(|option| option == trimmed) => {
-                trimmed.to_owned()
-            }
-            FieldKind::Select => return Err(Problem::NotAnOption),
-        };
-        Ok(Some(value))
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn field(name: &str, kind: FieldKind, required: bool) -> FormField {
         FormField {
             name: name.into(),
             kind,
-            label: Texts::default(),
+            label: Texts {
+                en: name.into(),
+                ru: String::new(),
+            },
+            hint: None,
             required,
             max_length: None,
             options: if kind == FieldKind::Select {
-                vec!["CEO".into(), "CTO".into()]
+                vec![Choice::Plain("CEO".into()), Choice::Plain("CTO".into())]
             } else {
                 vec![]
             },
+            pattern: None,
+            min: None,
+            max: None,
+            from_query: None,
+            value: None,
         }
     }
 
-    fn form() -> FormDefinition {
+    pub(crate) fn form() -> FormDefinition {
+        let mut campaign = field("campaign", FieldKind::Hidden, false);
+        campaign.from_query = Some("utm_campaign".into());
+        let mut source = field("source", FieldKind::Hidden, false);
+        source.value = Some("website".into());
         FormDefinition {
             min_fill_seconds: default_min_fill_seconds(),
             max_questions: None,
+            points: 0,
+            language: None,
+            display: None,
             id: "demo".into(),
             title: Texts::default(),
             submit: Texts::default(),
@@ -282,26 +210,26 @@ mod tests {
                 field("email", FieldKind::Email, true),
                 field("company_size", FieldKind::Number, false),
                 field("role", FieldKind::Select, false),
+                campaign,
+                field("consent", FieldKind::Checkbox, true),
+                source,
             ],
         }
     }
 
     type Answers<'a> = &'a [(&'a str, &'a str)];
 
-    fn check(answers: Answers, expected: Result<Answers, &[(&str, Problem)]>) {
-        let answers = answers
+    fn strings(pairs: Answers) -> BTreeMap<String, String> {
+        pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let actual = form().validate(&answers, &BTreeSet::new());
+            .collect()
+    }
+
+    fn check(answers: Answers, expected: Result<Answers, &[(&str, Problem)]>) {
+        let actual = form().validate(&strings(answers), &BTreeSet::new(), &ServerEngine);
         match expected {
-            Ok(cleaned) => {
-                let cleaned: BTreeMap<String, String> = cleaned
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect();
-                assert_eq!(actual, Ok(cleaned));
-            }
+            Ok(cleaned) => assert_eq!(actual, Ok(strings(cleaned))),
             Err(problems) => {
                 let problems: Vec<FieldError> = problems
                     .iter()
@@ -322,11 +250,16 @@ mod tests {
                 ("name", "  Анна Петрова "),
                 ("email", " Anna@ACME.io"),
                 ("company_size", "250"),
+                ("campaign", "spring"),
+                ("consent", "true"),
             ],
             Ok(&[
                 ("name", "Анна Петрова"),
                 ("email", "Anna@acme.io"),
                 ("company_size", "250"),
+                ("campaign", "spring"),
+                ("consent", "true"),
+                ("source", "website"),
             ]),
         );
     }
@@ -346,6 +279,7 @@ mod tests {
                 ("email", Problem::InvalidEmail),
                 ("company_size", Problem::NotANumber),
                 ("role", Problem::NotAnOption),
+                ("consent", Problem::NotTicked),
             ]),
         );
     }
@@ -354,7 +288,7 @@ mod tests {
     fn over_long_answers_are_refused_not_cut() {
         let long = "张".repeat(DEFAULT_MAX_LENGTH + 1);
         check(
-            &[("name", &long), ("email", "a@b.io")],
+            &[("name", &long), ("email", "a@b.io"), ("consent", "true")],
             Err(&[("name", Problem::TooLong)]),
         );
     }
@@ -375,8 +309,9 @@ mod tests {
             (&[], &["name", "email"]),
             (&["email"], &["name", "company_size"]),
             (&["name", "email"], &["company_size", "role"]),
-            (&["name", "email", "role"], &["company_size"]),
-            (&["name", "email", "company_size", "role"], &[]),
+            (&["name", "email", "role"], &["company_size", "consent"]),
+            (&["name", "email", "company_size", "role"], &["consent"]),
+            (&["name", "email", "company_size", "role", "consent"], &[]),
         ];
         for (answered, expected) in cases {
             assert_eq!(
@@ -389,18 +324,21 @@ mod tests {
 
     #[test]
     fn a_known_required_answer_need_not_be_given_again() {
-        let known: BTreeSet<String> = ["name".to_string(), "email".to_string()].into();
-        let answers = BTreeMap::from([("company_size".to_string(), " 250 ".to_string())]);
-        let cleaned = BTreeMap::from([("company_size".to_string(), "250".to_string())]);
-        assert_eq!(form().validate(&answers, &known), Ok(cleaned));
+        let known: BTreeSet<String> = ["name", "email", "consent"].map(String::from).into();
+        let answers = strings(&[("company_size", " 250 ")]);
+        let cleaned = strings(&[("company_size", "250"), ("source", "website")]);
+        assert_eq!(
+            form().validate(&answers, &known, &ServerEngine),
+            Ok(cleaned)
+        );
 
         // An answer given anyway is still checked.
-        let wrong = BTreeMap::from([("email".to_string(), "not an address".to_string())]);
+        let wrong = strings(&[("email", "not an address")]);
         let refused = vec![FieldError {
             field: "email".into(),
             problem: Problem::InvalidEmail,
         }];
-        assert_eq!(form().validate(&wrong, &known), Err(refused));
+        assert_eq!(form().validate(&wrong, &known, &ServerEngine), Err(refused));
     }
 
     #[test]
@@ -410,18 +348,14 @@ mod tests {
                 ("name", "Ana\u{0}Pérez"),
                 ("email", "a@b.io"),
                 ("role", "CEO\u{8}"),
+                ("campaign", "x\u{7f}"),
+                ("consent", "true"),
             ],
             Err(&[
                 ("name", Problem::InvalidCharacters),
                 ("role", Problem::InvalidCharacters),
+                ("campaign", Problem::InvalidCharacters),
             ]),
         );
-    }
-
-    #[test]
-    fn languages_from_tags() {
-        assert_eq!(Language::from_tag("ru-RU"), Language::Ru);
-        assert_eq!(Language::from_tag("en-GB"), Language::En);
-        assert_eq!(Language::from_tag(""), Language::En);
     }
 }

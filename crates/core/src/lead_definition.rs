@@ -65,6 +65,9 @@ pub enum Condition {
     EmailDomainNotIn(Vec<String>),
     /// `free_mail = false` matches business addresses; `true` matches free-mail ones.
     FreeMail(bool),
+    /// `disposable = true` matches addresses at throw-away mail providers
+    /// (mailinator.com and thousands more); `false` matches every other address.
+    Disposable(bool),
     /// The answer matches this regular expression somewhere (anchor it with `^...$`
     /// to match the whole answer).
     Matches(Pattern),
@@ -247,6 +250,9 @@ impl Condition {
             }
             Condition::FreeMail(free) => {
                 answer.contains('@') && email::is_free_mail(answer) == *free
+            }
+            Condition::Disposable(disposable) => {
+                answer.contains('@') && email::is_disposable(answer) == *disposable
             }
             Condition::Matches(pattern) => pattern.0.is_match(answer),
         }
@@ -582,6 +588,10 @@ mod tests {
             ),
             (Condition::FreeMail(true), "x@mail.ru", true),
             (Condition::FreeMail(false), "not an address", false),
+            (Condition::Disposable(true), "x@mailinator.com", true),
+            (Condition::Disposable(false), "x@mailinator.com", false),
+            (Condition::Disposable(false), "x@acme.io", true),
+            (Condition::Disposable(false), "not an address", false),
             (
                 Condition::Matches(pattern("(?i)^(vp|head) of")),
                 "VP of Sales",

@@ -11,8 +11,9 @@
 //!   download, when to send and when to retry), kept here to be tested as tables.
 //! - [`attribution`]: campaign parameters, click ids and referrers as touches.
 //! - [`json`]: the tracker's small JSON writer for the wire types.
-//! - [`form`]: form field definitions and the validation of submitted answers.
-//! - [`email`]: e-mail normalisation and free-mail detection.
+//! - [`form`]: forms as marketers configure them (fields, texts, points, inline or
+//!   overlay display with its triggers) and the validation of submitted answers.
+//! - [`email`]: e-mail normalisation, free-mail and disposable-domain detection.
 //! - [`lead_definition`]: the Universal Lead Definition and its explainable verdict.
 //! - [`stage`]: the demand waterfall's stages and the transitions allowed between them.
 //!
@@ -46,7 +47,7 @@ pub mod wire;
 
 pub use behaviour::{Behaviour, Trigger};
 #[cfg(feature = "std")]
-pub use form::{FieldError, FieldKind, FormDefinition, FormField};
+pub use form::{FieldError, FieldKind, FormDefinition, FormDisplay, FormField, FormTrigger};
 #[cfg(feature = "std")]
 pub use lead_definition::{LeadDefinition, Verdict};
 pub use profile::EngagementProfile;

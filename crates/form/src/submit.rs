@@ -1,9 +1,9 @@
 //! Sending answers to the server's identification endpoint.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use headwater_core::{FieldError, Identification};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -31,12 +31,18 @@ struct ErrorBody {
 
 /// Posts the identification and waits for the answer.
 pub async fn identify(endpoint: &str, identification: &Identification) -> Outcome {
-    let Ok(body) = serde_json::to_string(identification) else {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let body = identification
+        .serialize(&serializer)
+        .ok()
+        .and_then(|value| js_sys::JSON::stringify(&value).ok())
+        .and_then(|text| text.as_string());
+    let Some(body) = body else {
         return Outcome::Failed;
     };
     match post(&format!("{endpoint}/api/v1/identify"), &body).await {
         Ok((status, _)) if (200..300).contains(&status) => Outcome::Accepted,
-        Ok((422, text)) => match serde_json::from_str::<ErrorReply>(&text) {
+        Ok((422, text)) => match from_json::<ErrorReply>(&text) {
             Ok(reply) if !reply.error.fields.is_empty() => Outcome::Refused(reply.error.fields),
             _ => Outcome::Failed,
         },
@@ -54,7 +60,7 @@ struct KnownReply {
 pub async fn known_fields(endpoint: &str, site: &str, visitor_id: &str) -> BTreeSet<String> {
     let url = format!("{endpoint}/api/v1/sites/{site}/visitors/{visitor_id}/known");
     match get(&url).await {
-        Ok((200, text)) => serde_json::from_str::<KnownReply>(&text)
+        Ok((200, text)) => from_json::<KnownReply>(&text)
             .map(|reply| reply.known)
             .unwrap_or_default(),
         _ => BTreeSet::new(),
@@ -98,13 +104,9 @@ pub fn is_automated() -> bool {
         .unwrap_or(false)
 }
 
-/// The answers of a form as the wire wants them.
-pub fn answers(values: &[(String, String)]) -> BTreeMap<String, String> {
-    values
-        .iter()
-        .filter(|(_, value)| !value.trim().is_empty())
-        .cloned()
-        .collect()
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ()> {
+    let value = js_sys::JSON::parse(text).map_err(|_| ())?;
+    serde_wasm_bindgen::from_value(value).map_err(|_| ())
 }
 
 async fn get(url: &str) -> Result<(u16, String), JsValue> {

@@ -6,15 +6,14 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use headwater_core::{Behaviour, FieldKind, FormDefinition, LeadDefinition, Role, Stage, Trigger};
+use headwater_core::form::points::FORM_TALLY_PREFIX;
+use headwater_core::{Behaviour, FormDefinition, LeadDefinition, Role, Stage, Trigger};
 use serde::{Deserialize, Serialize};
 
 /// Handoff secrets shorter than this are too easy to guess.
 const MIN_SECRET_LENGTH: usize = 16;
 /// API tokens are typed by machines; they can afford to be long.
 const MIN_TOKEN_LENGTH: usize = 24;
-/// A longer minimum fill time would take every careful visitor for a bot.
-const MAX_MIN_FILL_SECONDS: f64 = 600.0;
 /// Keys of a site that belong to the file (how the site connects, its secrets, and
 /// its privacy settings, which are the site's legal decisions), never to the
 /// console.
@@ -465,6 +464,13 @@ impl SiteConfig {
             if behaviour.name.is_empty() || !names.insert(behaviour.name.as_str()) {
                 return Err(invalid(format!("{at}.name"), "must be present and unique"));
             }
+            // Forms' points appear in profiles and explanations under this prefix.
+            if behaviour.name.starts_with(FORM_TALLY_PREFIX) {
+                return Err(invalid(
+                    format!("{at}.name"),
+                    format!("must not start with `{FORM_TALLY_PREFIX}`"),
+                ));
+            }
             let pattern = match &behaviour.trigger {
                 Trigger::Click(pattern) | Trigger::Page(pattern) | Trigger::Event(pattern) => {
                     pattern
@@ -494,34 +500,19 @@ impl SiteConfig {
             }
         }
 
+        let mut form_ids = HashSet::new();
         for (index, form) in self.forms.iter().enumerate() {
-            let has_email = form
-                .fields
-                .iter()
-                .any(|field| field.kind == FieldKind::Email && field.required);
-            if !has_email {
-                return Err(invalid(
-                    format!("{key}.forms[{index}]"),
-                    "an identification form needs a required field of kind \"email\"",
-                ));
+            let at = format!("{key}.forms[{index}]");
+            if !form_ids.insert(form.id.as_str()) {
+                return Err(invalid(format!("{at}.id"), "must be unique"));
             }
-            // A visitor nobody knows yet must be asked for an e-mail.
-            let first_asked = form.questions(&std::collections::BTreeSet::new());
-            let asks_email = first_asked
-                .iter()
-                .any(|field| field.kind == FieldKind::Email);
-            if form.max_questions == Some(0) || !asks_email {
-                return Err(invalid(
-                    format!("{key}.forms[{index}].max_questions"),
-                    "must be at least 1 and reach the e-mail field",
-                ));
-            }
-            if !(0.0..=MAX_MIN_FILL_SECONDS).contains(&form.min_fill_seconds) {
-                return Err(invalid(
-                    format!("{key}.forms[{index}].min_fill_seconds"),
-                    "must be between 0 and 600 seconds",
-                ));
-            }
+            form.check().map_err(|error| {
+                let key = match error.key.as_str() {
+                    "" => at.clone(),
+                    relative => format!("{at}.{relative}"),
+                };
+                invalid(key, error.problem.to_string())
+            })?;
         }
 
         let mut webhook_names = HashSet::new();
@@ -656,6 +647,40 @@ mod tests {
             "min_fill_seconds = 2",
             "min_fill_seconds = -1",
             "sites[0].forms[0].min_fill_seconds: must be between 0 and 600 seconds",
+        );
+        check_invalid(
+            "id = \"whitepaper\"",
+            "id = \"demo_request\"",
+            "sites[0].forms[1].id: must be unique",
+        );
+        check_invalid(
+            "value = \"whitepaper\"",
+            "value = \"whitepaper\"\nfrom_query = \"source\"",
+            "sites[0].forms[1].fields[4].from_query: \
+             a hidden field takes either `from_query` or `value`",
+        );
+        check_invalid(
+            "click = \"[data-action=contact-sales]\"",
+            "click = \" \"",
+            "sites[0].forms[2].display.trigger: must not be empty",
+        );
+        check_invalid(
+            "name = \"pricing_viewed\"",
+            "name = \"form:pricing\"",
+            "sites[0].behaviours[1].name: must not start with `form:`",
+        );
+        check_invalid(
+            "name = \"seats\"",
+            "name = \"seats\"\nmin = 1",
+            "sites[0].forms[2].fields[3].min: only fields of kind number take this key",
+        );
+        let text = example().replacen("pattern = \"[A-Z]{2}", "pattern = \"[A-Z{2}", 1);
+        let error = Config::parse(&text).unwrap().validate().unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("sites[0].forms[2].fields[4].pattern: not a regular expression"),
+            "{error}"
         );
     }
 

@@ -1,9 +1,11 @@
 //! The lead engine: evaluates a contact against its site's lead definition after
-//! every identification and every batch, stores the verdict with its explanation,
+//! every identification and every batch (behaviours' points from its events, and
+//! each submitted form's points once), stores the verdict with its explanation,
 //! and promotes a matching contact to MQL; and the moves people make through the
 //! waterfall after that. A stage change and the handoffs announcing it are
 //! written in one transaction.
 
+use headwater_core::form::award_form_points;
 use headwater_core::stage::{Actor, Move, Stage};
 use headwater_core::{EngagementProfile, Event};
 use serde::Serialize;
@@ -14,7 +16,7 @@ use crate::clock::now_ms;
 use crate::config::{SiteConfig, WebhookEvent};
 use crate::error::ApiError;
 use crate::handoff::{self, Announcement};
-use crate::store::{self, Tx, contacts, events};
+use crate::store::{self, Tx, contacts, events, submissions};
 
 /// What a move asked through the API did.
 #[derive(Debug, Serialize)]
@@ -72,6 +74,8 @@ pub async fn evaluate_in(
     } else {
         None
     };
+    // Forms' points are part of the kept profile. Submissions change only when a
+    // visitor identifies, which rebuilds; new events leave them as kept.
     let profile = match (update, contact.profile.clone()) {
         (Update::NewEvents(new), Some(mut profile)) => {
             let counted = new
@@ -84,7 +88,10 @@ pub async fn evaluate_in(
         }
         _ => {
             let history = events::of_contact(tx, contact_id, since).await?;
-            EngagementProfile::from_events(&history, &site.behaviours)
+            let mut profile = EngagementProfile::from_events(&history, &site.behaviours);
+            let submitted = submissions::first_submitted(tx, contact_id, since).await?;
+            award_form_points(&mut profile, &site.forms, &submitted);
+            profile
         }
     };
     let verdict = site

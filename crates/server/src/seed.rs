@@ -16,6 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use anyhow::{Context, bail};
+use headwater_core::form::{Choice, ServerEngine, TICKED};
 use headwater_core::{
     Event, EventBatch, EventDetail, FieldKind, Identification, Role, Stage, Trigger,
 };
@@ -484,20 +485,25 @@ impl Simulation<'_> {
                 FieldKind::Email => person.email.clone(),
                 FieldKind::Number => person.company_size.to_string(),
                 FieldKind::Select => {
-                    let senior: Vec<&String> = field
-                        .options
+                    let values: Vec<&str> = field.options.iter().map(Choice::value).collect();
+                    let senior: Vec<&str> = values
                         .iter()
-                        .filter(|option| ["CEO", "CTO", "VP Marketing"].contains(&option.as_str()))
+                        .copied()
+                        .filter(|value| ["CEO", "CTO", "VP Marketing"].contains(value))
                         .collect();
-                    let pool: Vec<&String> = if person.senior && !senior.is_empty() {
+                    let pool = if person.senior && !senior.is_empty() {
                         senior
                     } else {
-                        field.options.iter().collect()
+                        values
                     };
                     pool.choose(rng)
-                        .map(|option| (*option).clone())
+                        .map(|value| (*value).to_owned())
                         .unwrap_or_default()
                 }
+                FieldKind::Phone => format!("+44 20 7946 {:04}", rng.gen_range(0..10_000)),
+                FieldKind::Checkbox => TICKED.to_owned(),
+                // Never typed: filled from the address or fixed by the configuration.
+                FieldKind::Hidden => continue,
                 _ if field.name.contains("company") => person.company.clone(),
                 _ if field.name.contains("name") => person.name.clone(),
                 _ => "—".into(),
@@ -519,7 +525,7 @@ impl Simulation<'_> {
             .map_err(|error| anyhow::anyhow!("a seeded submission is invalid: {error}"))?;
         let known = BTreeSet::new();
         let answers = form
-            .validate(&identification.answers, &known)
+            .validate(&identification.answers, &known, &ServerEngine)
             .map_err(|errors| anyhow::anyhow!("seeded answers refused: {errors:?}"))?;
         identify_visitor(
             self.state,

@@ -455,6 +455,57 @@ async fn a_double_submit_is_processed_once(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(stages, ["inquiry", "known"]);
+
+    // The same again 80 ms apart, with a form whose points make the lead an MQL:
+    // the points count once and the lead is handed over once.
+    let pages = ["/", "/www/product.html", "/www/pricing.html"];
+    let views = pages
+        .iter()
+        .map(|page| {
+            let mut view = page_view(&new_id());
+            view["url"] = json!(format!("{ORIGIN}{page}"));
+            view
+        })
+        .collect();
+    bench
+        .post("/api/v1/events", batch(VISITOR, views).to_string())
+        .await;
+    let contact_sales = json!({
+        "site": "demo", "visitor_id": VISITOR, "form": "contact_sales",
+        "token": "67676767-6767-4767-8767-676767676767",
+        "answers": {"phone": "+44 20 7946 0958", "consent": "true"}, "fill_ms": 9_000,
+    })
+    .to_string();
+    let later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(80)).await;
+        bench.post("/api/v1/identify", contact_sales.clone()).await
+    };
+    let (first, second) =
+        tokio::join!(bench.post("/api/v1/identify", contact_sales.clone()), later);
+    assert_eq!(first, (StatusCode::OK, json!({"status": "identified"})));
+    assert_eq!(second, first, "the second gets the first one's result");
+    assert_eq!(bench.count("contacts").await, 1);
+    assert_eq!(bench.count("submissions").await, 2, "one per token");
+    let (stage, engagement, profile): (String, i64, String) =
+        sqlx::query_as("SELECT stage, engagement_score, profile FROM contacts")
+            .fetch_one(bench.state.store().reader())
+            .await
+            .unwrap();
+    let profile: Value = serde_json::from_str(&profile).unwrap();
+    assert_eq!(
+        profile["behaviours"]["form:contact_sales"]["points"], 25,
+        "{profile}"
+    );
+    assert_eq!(
+        (stage.as_str(), engagement),
+        ("mql", 45),
+        "pricing 10, three pages 10, the form 25, once"
+    );
+    let handoffs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'mql'")
+        .fetch_one(bench.state.store().reader())
+        .await
+        .unwrap();
+    assert_eq!(handoffs, 1, "one handoff");
 }
 
 async fn a_second_device_is_stitched_to_the_existing_contact(backend: Backend) {
@@ -1029,6 +1080,16 @@ async fn incremental_and_full_scoring_agree(backend: Backend) {
             StatusCode::OK
         );
     }
+    // The first also asks for the white paper (15 points), twice: counted once,
+    // on the incremental path as on the full one.
+    for _ in 0..2 {
+        let whitepaper = json!({
+            "site": "demo", "visitor_id": visitors[0], "form": "whitepaper", "token": new_id(),
+            "answers": {"consent": "true"}, "fill_ms": 5_000,
+        });
+        let reply = bench.post("/api/v1/identify", whitepaper.to_string()).await;
+        assert_eq!(reply.0, StatusCode::OK, "{}", reply.1);
+    }
     // Many small batches, each evaluated incrementally.
     let pages = [
         "/",
@@ -1057,6 +1118,19 @@ async fn incremental_and_full_scoring_agree(backend: Backend) {
         }
     }
     let incremental = kept_scores(&bench).await;
+    let mut form_points: Vec<Value> = incremental
+        .iter()
+        .map(|(_, profile, _)| {
+            let profile: Value = serde_json::from_str(profile).unwrap();
+            profile["behaviours"]["form:whitepaper"]["points"].clone()
+        })
+        .collect();
+    form_points.sort_by_key(Value::to_string);
+    assert_eq!(
+        form_points,
+        [json!(15), Value::Null],
+        "the white paper's points, for its sender only"
+    );
 
     let (status, reply) = bench
         .call(

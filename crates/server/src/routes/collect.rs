@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use headwater_core::form::ServerEngine;
 use headwater_core::{Behaviour, EventBatch, FormDefinition, Identification};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -195,7 +196,7 @@ async fn identify(
     let known = contacts::known_answers(reader, &site.id, &identification.visitor_id).await?;
     let known_fields: BTreeSet<String> = known.keys().cloned().collect();
     let answers = form
-        .validate(&identification.answers, &known_fields)
+        .validate(&identification.answers, &known_fields, &ServerEngine)
         .map_err(ApiError::InvalidAnswers)?;
     if from_bot(sender, &headers, identification.automation) {
         telemetry::bot_request();

@@ -21,6 +21,24 @@ pub async fn contact_for_token(
     )
 }
 
+/// When the contact first submitted each form, by form id, counting only
+/// submissions after `since` (the contact's last recycling), if given.
+pub async fn first_submitted(
+    connection: &mut AnyConnection,
+    contact_id: &str,
+    since: Option<i64>,
+) -> anyhow::Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT form_id, MIN(at) FROM submissions WHERE contact_id = $1 AND at > $2
+         GROUP BY form_id",
+    )
+    .bind(contact_id)
+    .bind(since.unwrap_or(i64::MIN))
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Records a submission.
 #[allow(clippy::too_many_arguments)]
 pub async fn record(
