@@ -414,6 +414,52 @@ async fn a_site_bundling_its_code_uses_the_es_module() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn the_sites_own_code_identifies_a_signed_in_visitor() -> anyhow::Result<()> {
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let server = Server::start(NOWHERE).await?;
+    let browser = debugging_browser(&server).await?;
+    browser.visit(&server, "/www/product.html").await?;
+    browser
+        .run("headwater('identify', {email: ' Lee.Signed-In@Northwind.example ', role: 'CTO'})")
+        .await?;
+    let contact = eventually("the identified contact", || async {
+        let rows = server
+            .rows(
+                "SELECT c.email, c.stage, s.form_id FROM contacts c \
+                   JOIN submissions s ON s.contact_id = c.id",
+            )
+            .await?;
+        Ok(rows.into_iter().next())
+    })
+    .await?;
+    assert_eq!(
+        contact,
+        ["Lee.Signed-In@northwind.example", "known", "identify()"]
+    );
+
+    // Refused traits change nothing: no e-mail, or an answer the fields refuse.
+    browser
+        .run("headwater('identify', {name: 'Nobody'})")
+        .await?;
+    browser
+        .run("headwater('identify', {email: 'x@northwind.example', role: 'Astronaut'})")
+        .await?;
+    leave(&browser, &server).await?;
+    wait_for_produced(&browser, &server).await?;
+    browser.close().await?;
+    assert_eq!(server.rows("SELECT token FROM submissions").await?.len(), 1);
+    let browsing = server
+        .rows("SELECT DISTINCT v.contact_id FROM events e JOIN visitors v ON v.id = e.visitor_id")
+        .await?;
+    assert_eq!(
+        browsing.len(),
+        1,
+        "the page views belong to the identified contact"
+    );
+    server.stop().await
+}
+
+#[tokio::test]
 async fn a_site_requiring_consent_keeps_and_sends_nothing_until_it_is_given() -> anyhow::Result<()>
 {
     let _turn = ONE_BROWSER_AT_A_TIME.lock().await;

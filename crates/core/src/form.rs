@@ -79,7 +79,42 @@ fn is_zero(points: &i64) -> bool {
     *points == 0
 }
 
+/// The form id under which `headwater('identify', traits)` calls are checked and
+/// recorded: no configured form, the site's own code.
+pub const TRAITS_FORM_ID: &str = "identify()";
+
 impl FormDefinition {
+    /// What a site's own code may tell through `headwater('identify', traits)`:
+    /// any field of the site's forms (the first definition of a name counts), with
+    /// an e-mail field required and nothing else. Worth no points.
+    pub fn for_traits(forms: &[FormDefinition]) -> Option<FormDefinition> {
+        let mut fields: Vec<FormField> = Vec::new();
+        // A fixed hidden value (`lead_source = "whitepaper"`) belongs to its form.
+        let answerable = forms
+            .iter()
+            .flat_map(|form| &form.fields)
+            .filter(|field| field.value.is_none());
+        for field in answerable {
+            if fields.iter().all(|known| known.name != field.name) {
+                let mut field = field.clone();
+                field.required = field.kind == FieldKind::Email;
+                fields.push(field);
+            }
+        }
+        let first = forms.first()?;
+        fields
+            .iter()
+            .any(|field| field.kind == FieldKind::Email)
+            .then(|| FormDefinition {
+                id: TRAITS_FORM_ID.to_owned(),
+                fields,
+                max_questions: None,
+                points: 0,
+                display: None,
+                ..first.clone()
+            })
+    }
+
     /// The questions to put to a visitor whose contact has already answered the
     /// fields named in `known`: the shown ones not answered yet, in the configured
     /// order, at most `max_questions` of them. Hidden fields are never questions.
@@ -241,6 +276,38 @@ pub(crate) mod tests {
                 assert_eq!(actual, Err(problems));
             }
         }
+    }
+
+    #[test]
+    fn traits_are_any_field_of_the_forms_with_only_the_email_required() {
+        let traits = FormDefinition::for_traits(&[form()]).unwrap();
+        let fields: Vec<(&str, bool)> = traits
+            .fields
+            .iter()
+            .map(|field| (field.name.as_str(), field.required))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("name", false),
+                ("email", true),
+                ("company_size", false),
+                ("role", false),
+                ("campaign", false),
+                ("consent", false)
+            ]
+        );
+        assert_eq!((traits.id.as_str(), traits.points), (TRAITS_FORM_ID, 0));
+        let answers = strings(&[("email", "ana@acme.io"), ("role", "CTO")]);
+        let cleaned = traits.validate(&answers, &BTreeSet::new(), &ServerEngine);
+        assert_eq!(cleaned, Ok(answers));
+
+        let mut without_email = form();
+        without_email
+            .fields
+            .retain(|field| field.kind != FieldKind::Email);
+        assert_eq!(FormDefinition::for_traits(&[without_email]), None);
+        assert_eq!(FormDefinition::for_traits(&[]), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use headwater_core::form::ServerEngine;
+use headwater_core::form::{ServerEngine, TRAITS_FORM_ID};
 use headwater_core::{Behaviour, EventBatch, FormDefinition, Identification};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -188,9 +188,18 @@ async fn identify(
     }
     state.limits().check_site(&site.id)?;
     let sender = authorize(&site, &headers, std::iter::empty())?;
-    let form = site
-        .form(&identification.form)
-        .ok_or_else(|| ApiError::UnknownForm(identification.form.clone()))?;
+    // `headwater('identify', traits)` names no form: the site's own code tells
+    // who the visitor is, checked against the fields of all its forms.
+    let traits;
+    let form = if identification.form.is_empty() {
+        traits = FormDefinition::for_traits(&site.forms)
+            .ok_or_else(|| ApiError::UnknownForm("(no form with an e-mail field)".into()))?;
+        identification.form = traits.id.clone();
+        &traits
+    } else {
+        site.form(&identification.form)
+            .ok_or_else(|| ApiError::UnknownForm(identification.form.clone()))?
+    };
     // Progressive profiling: what the contact answered before is not asked again.
     let reader = state.store().reader();
     let known = contacts::known_answers(reader, &site.id, &identification.visitor_id).await?;
@@ -205,8 +214,10 @@ async fn identify(
             status: "identified",
         }));
     }
-    // A server has no form on screen to time or to hide a honeypot in.
-    let spam = (sender == Sender::Browser)
+    // A server has no form on screen to time or to hide a honeypot in, and nor
+    // has a site's own code calling identify.
+    let timed = sender == Sender::Browser && form.id != TRAITS_FORM_ID;
+    let spam = timed
         .then(|| identification.spam(form.min_fill_ms()))
         .flatten();
     if let Some(spam) = spam {
