@@ -464,6 +464,18 @@ impl SiteConfig {
             if behaviour.name.is_empty() || !names.insert(behaviour.name.as_str()) {
                 return Err(invalid(format!("{at}.name"), "must be present and unique"));
             }
+            // Events carry the name, and the collector refuses longer names.
+            if behaviour.name.chars().count() > headwater_core::wire::MAX_NAME_LENGTH
+                || headwater_core::wire::has_control_character(&behaviour.name)
+            {
+                return Err(invalid(
+                    format!("{at}.name"),
+                    format!(
+                        "must be at most {} characters, with no control characters",
+                        headwater_core::wire::MAX_NAME_LENGTH
+                    ),
+                ));
+            }
             // Forms' points appear in profiles and explanations under this prefix.
             if behaviour.name.starts_with(FORM_TALLY_PREFIX) {
                 return Err(invalid(
@@ -668,6 +680,17 @@ mod tests {
             "name = \"pricing_viewed\"",
             "name = \"form:pricing\"",
             "sites[0].behaviours[1].name: must not start with `form:`",
+        );
+        check_invalid(
+            "name = \"pricing_viewed\"",
+            &format!("name = \"{}\"", "p".repeat(101)),
+            "sites[0].behaviours[1].name: must be at most 100 characters, with no control \
+             characters",
+        );
+        check_invalid(
+            "seconds = 30",
+            "seconds = 0",
+            "sites[0].behaviours[5].time_on_page.seconds: must be > 0",
         );
         check_invalid(
             "name = \"seats\"",
