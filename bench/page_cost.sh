@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo xtask build-web
-cargo test --release -p headwater-tests --test page_cost -- --ignored --nocapture page_cost
+cargo bench -p headwater-tests --bench page_cost

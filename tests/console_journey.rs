@@ -198,19 +198,28 @@ async fn make_mql(
             event(1, "/", json!({"kind": "page_view"})),
             event(2, "/www/product.html", json!({"kind": "page_view"})),
             event(3, "/www/pricing.html", json!({"kind": "page_view"})),
-            event(4, "/www/pricing.html", json!({"kind": "engagement", "engaged_ms": 30000, "scroll_depth": 100})),
+            event(
+                4,
+                "/www/pricing.html",
+                json!({"kind": "engagement", "engaged_ms": 30000, "scroll_depth": 100}),
+            ),
             event(5, "/www/demo.html", json!({"kind": "click", "behaviour": "request_demo_click"})),
         ],
     });
     let identify = json!({
         "site": "demo", "visitor_id": visitor, "form": "demo_request",
         "token": uuid(email.len() as u64 * 31 + 5), "fill_ms": 7000,
-        "answers": { "name": name, "email": email, "company": "Northwind", "role": "CTO", "company_size": "250" },
+        "answers": {
+            "name": name, "email": email, "company": "Northwind", "role": "CTO",
+            "company_size": "250",
+        },
     });
     let script = r#"
         const [batch, identify, done] = arguments;
-        const post = (path, body) => fetch(path, {method: 'POST', body: JSON.stringify(body)}).then(r => r.status);
-        post('/api/v1/events', batch).then(a => post('/api/v1/identify', identify).then(b => done([a, b])));
+        const post = (path, body) =>
+            fetch(path, {method: 'POST', body: JSON.stringify(body)}).then(r => r.status);
+        post('/api/v1/events', batch)
+            .then(a => post('/api/v1/identify', identify).then(b => done([a, b])));
     "#;
     let statuses = browser
         .client

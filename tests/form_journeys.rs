@@ -171,7 +171,10 @@ async fn the_contact_sales_overlay(server: &Server, browser: &Browser) -> anyhow
     })
     .await?;
     let thanks = browser
-        .run("return [document.querySelector('dialog .hw-thanks').textContent, window.identifyCalls]")
+        .run(
+            "return [document.querySelector('dialog .hw-thanks').textContent, \
+             window.identifyCalls]",
+        )
         .await?;
     assert_eq!(
         thanks,

@@ -111,7 +111,8 @@ async fn the_form_is_accessible_in_every_language_mode_and_state() -> anyhow::Re
         let title = browser
             .run(
                 "const dialog = document.querySelector('dialog[open]');
-                 return document.getElementById(dialog.getAttribute('aria-labelledby')).textContent",
+                 const title = dialog.getAttribute('aria-labelledby');
+                 return document.getElementById(title).textContent",
             )
             .await?;
         assert_eq!(title, language.overlay_title, "{}", language.code);
@@ -255,7 +256,8 @@ async fn audit(browser: &Browser, axe: &str, shown: &Shown<'_>, state: &str) -> 
             "const [scope, done] = [arguments[0], arguments[arguments.length - 1]];
              axe.run(document.querySelector(scope))
                .then(result => done(result.violations.map(violation =>
-                   violation.id + ': ' + violation.nodes.map(node => node.target.join(' ')).join(', '))))
+                   violation.id + ': ' +
+                   violation.nodes.map(node => node.target.join(' ')).join(', '))))
                .catch(error => done(['axe failed: ' + error]));",
             vec![serde_json::Value::from(shown.scope)],
         )

@@ -1,4 +1,4 @@
-//! A benchmark, not a test (ignored by `cargo test`): the time from a trigger
+//! A benchmark, not a test (`cargo test` does not build it): the time from a trigger
 //! firing to the overlay form on screen, in headless Chromium against the real
 //! server, median of five, with the form bundle cold (a fresh browser profile
 //! each time: fetched, compiled, instantiated) and cached (the same browser
@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! cargo xtask build-web
-//! cargo test -p headwater-tests --test form_timing -- --ignored --nocapture
+//! cargo bench -p headwater-tests --bench form_timing
 //! ```
 
 mod support;
@@ -40,9 +40,9 @@ const MEASURE: &str = "const done = arguments[arguments.length - 1];
   return [visible, questions];
 })().then(done, error => done(String(error)));";
 
-#[tokio::test]
-#[ignore = "a benchmark: run with --ignored --nocapture"]
-async fn time_from_trigger_to_visible_overlay() -> anyhow::Result<()> {
+/// The time from a trigger to the overlay on screen, cold and cached.
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let receiver = Receiver::start(&[]).await?;
     let server = Server::start(&receiver.url).await?;
     let page = format!("{}/www/pricing.html", server.url);

@@ -1,5 +1,5 @@
-//! What Headwater costs a page: a benchmark, not a test (it is `#[ignore]`d; run it
-//! with `bench/page_cost.sh`). A customer's page is served from its own origin,
+//! What Headwater costs a page: a benchmark, not a test (`cargo test` does not
+//! build it; run it with `bench/page_cost.sh`). A customer's page is served from its own origin,
 //! once with Headwater's script tag and once without; headless Chromium loads each
 //! with a fresh profile, five times, and Chromium's own counters say how much
 //! script ran, how much JavaScript heap is in use, and how long the longest task
@@ -31,9 +31,9 @@ const PAGE: &str = r#"<!doctype html>
 <a href="/other" data-action="request-demo">Request a demo</a>
 <div style="height: 3000px"></div></body></html>"#;
 
-#[tokio::test]
-#[ignore = "a benchmark: run bench/page_cost.sh"]
-async fn page_cost() -> anyhow::Result<()> {
+/// The page's cost with and without Headwater, printed as medians.
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let site = CustomerSite::start().await?;
     let server = Server::start_with("http://127.0.0.1:9/never", |config| {
         config.sites[0].origins.push(site.url.clone());

@@ -241,7 +241,10 @@ async fn links_out_downloads_and_the_sites_own_forms_are_tracked() -> anyhow::Re
     // The page keeps its links from navigating; the tracker has seen the click
     // by then (it listens first, on the window).
     browser
-        .run("document.addEventListener('click', e => { if (e.target.closest('a')) e.preventDefault() })")
+        .run(
+            "document.addEventListener('click', e => { \
+               if (e.target.closest('a')) e.preventDefault() })",
+        )
         .await?;
     for link in ["a[href^='https://partner']", "a[href$='.pdf']"] {
         browser
@@ -652,7 +655,10 @@ async fn wait_for_produced(browser: &Browser, server: &Server) -> anyhow::Result
 
 async fn stored_keys(browser: &Browser) -> anyhow::Result<Vec<String>> {
     let keys = browser
-        .run("return Object.keys(localStorage).filter(k => k.startsWith('hw.') && !k.startsWith('hw.debug')).sort()")
+        .run(
+            "return Object.keys(localStorage) \
+               .filter(k => k.startsWith('hw.') && !k.startsWith('hw.debug')).sort()",
+        )
         .await?;
     Ok(serde_json::from_value(keys)?)
 }

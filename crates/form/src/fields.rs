@@ -139,7 +139,9 @@ fn select_view(
                 move || value.with(|value| *value == choice_value)
             };
             view! {
-                <option value=choice_value selected=selected>{choice.label(language).to_owned()}</option>
+                <option value=choice_value selected=selected>
+                    {choice.label(language).to_owned()}
+                </option>
             }
         })
         .collect_view();

@@ -127,7 +127,12 @@ pub fn Overlay(
             aria-labelledby=title_id(&prefix) lang=language.tag() tabindex="-1"
             on:keydown=on_keydown on:click=on_click on:close=move |_| close.run(())>
             <div class="hw-overlay-box">
-                <IdentificationForm options prefix=prefix.clone() on_sent focus_first_question=true />
+                <IdentificationForm
+                    options
+                    prefix=prefix.clone()
+                    on_sent
+                    focus_first_question=true
+                />
                 <button type="button" class="hw-done" id=done_id hidden=move || !sent.get()
                     on:click=move |_| close.run(())>
                     {wording.close}

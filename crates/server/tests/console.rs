@@ -572,7 +572,8 @@ async fn markup_sent_by_visitors_renders_as_text_everywhere(backend: Backend) {
     let image = "<img src=x onerror=alert(2)>";
     let visitor = new_id();
     let page = format!(
-        "{ORIGIN}/www/pricing.html?q=<script>alert(3)</script>&utm_campaign=%3Csvg%20onload%3Dalert(4)%3E"
+        "{ORIGIN}/www/pricing.html?q=<script>alert(3)</script>\
+         &utm_campaign=%3Csvg%20onload%3Dalert(4)%3E"
     );
     let events = vec![
         event(
@@ -599,7 +600,10 @@ async fn markup_sent_by_visitors_renders_as_text_everywhere(backend: Backend) {
         event(
             &page,
             "",
-            json!({"kind": "outbound", "target": "https://evil.example/<script>alert(12)</script>"}),
+            json!({
+                "kind": "outbound",
+                "target": "https://evil.example/<script>alert(12)</script>",
+            }),
         ),
     ];
     assert_eq!(
@@ -1103,7 +1107,8 @@ async fn the_report_agrees_with_the_stage_record_on_seeded_history(backend: Back
                 _ => ("c.first_campaign", value),
             });
         let counted: Vec<(String, i64)> = sqlx::query_as(&format!(
-            "SELECT sc.to_stage, COUNT(*) FROM stage_changes sc JOIN contacts c ON c.id = sc.contact_id
+            "SELECT sc.to_stage, COUNT(*) FROM stage_changes sc
+             JOIN contacts c ON c.id = sc.contact_id
              WHERE sc.at >= $1 AND sc.at < $2 AND {column} = $3 GROUP BY sc.to_stage"
         ))
         .bind(period.start_ms)
@@ -1143,7 +1148,8 @@ async fn the_report_agrees_with_the_stage_record_on_seeded_history(backend: Back
         assert!(total > 0, "source {source:?} has moves");
 
         let recycled: Vec<(String, String, i64)> = sqlx::query_as(&format!(
-            "SELECT sc.from_stage, sc.reason, COUNT(*) FROM stage_changes sc JOIN contacts c ON c.id = sc.contact_id
+            "SELECT sc.from_stage, sc.reason, COUNT(*) FROM stage_changes sc
+             JOIN contacts c ON c.id = sc.contact_id
              WHERE sc.to_stage = 'recycled' AND sc.at >= $1 AND sc.at < $2 AND {column} = $3
              GROUP BY sc.from_stage, sc.reason"
         ))
@@ -1183,10 +1189,24 @@ async fn a_day_with_a_daylight_saving_change_counts_each_move_once() {
         let at: jiff::Timestamp = moment.parse().unwrap();
         let at = at.as_millisecond();
         let id = format!("contact-{index}");
-        sqlx::query("INSERT INTO contacts (id, site_id, stage, created_at, updated_at, stage_changed_at) VALUES ($1, 'demo', 'inquiry', $2, $2, $2)")
-            .bind(&id).bind(at).execute(bench.state.store().reader()).await.unwrap();
-        sqlx::query("INSERT INTO stage_changes (contact_id, from_stage, to_stage, actor, reason, at) VALUES ($1, NULL, 'inquiry', 'visitor', 'first visit', $2)")
-            .bind(&id).bind(at).execute(bench.state.store().reader()).await.unwrap();
+        sqlx::query(
+            "INSERT INTO contacts (id, site_id, stage, created_at, updated_at, stage_changed_at)
+             VALUES ($1, 'demo', 'inquiry', $2, $2, $2)",
+        )
+        .bind(&id)
+        .bind(at)
+        .execute(bench.state.store().reader())
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO stage_changes (contact_id, from_stage, to_stage, actor, reason, at)
+             VALUES ($1, NULL, 'inquiry', 'visitor', 'first visit', $2)",
+        )
+        .bind(&id)
+        .bind(at)
+        .execute(bench.state.store().reader())
+        .await
+        .unwrap();
     }
     let entered = |csv: &str, day: &str| -> String {
         csv.lines()

@@ -157,7 +157,10 @@ mod tests {
         );
         check(
             FormDisplay::overlay(engagement(Some(30), Some(3), Some(60))),
-            r#"{"mode":"overlay","trigger":{"engagement":{"points":30,"pages_seen":3,"engaged_seconds":60}}}"#,
+            concat!(
+                r#"{"mode":"overlay","trigger":{"engagement":"#,
+                r#"{"points":30,"pages_seen":3,"engaged_seconds":60}}}"#
+            ),
         );
         check(
             FormDisplay::overlay(engagement(None, Some(3), None)),

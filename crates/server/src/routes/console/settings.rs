@@ -300,7 +300,8 @@ async fn rescore(
     require(&account, &[Role::Marketer])?;
     let site = state.site(&form.site)?;
     let (evaluated, promoted) = leads::rescore(&state, &site).await?;
-    tracing::info!(site = %site.id, by = %account.user_id, evaluated, promoted, "re-scored from the console");
+    tracing::info!(site = %site.id, by = %account.user_id, evaluated, promoted,
+        "re-scored from the console");
     let outcome = format!("Re-scored {evaluated} contact(s); {promoted} became MQL.");
     let to = format!(
         "/console/settings?site={}&rescored={}",
