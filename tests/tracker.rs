@@ -116,21 +116,13 @@ async fn events_queued_in_a_tab_that_is_closed_all_arrive_once() -> anyhow::Resu
 
     wait_for_produced(&browser, &server).await?;
     browser.close().await?;
-    let kinds = server
-        .rows(
-            "SELECT kind, body FROM events \
-             WHERE kind IN ('page_view', 'click', 'scroll') ORDER BY kind",
-        )
-        .await?;
-    let mut described: Vec<String> = kinds
+    let events = stored_events(&server, "kind IN ('page_view', 'click', 'scroll')").await?;
+    let mut described: Vec<String> = events
         .iter()
-        .map(|row| {
-            let body: Value = serde_json::from_str(&row[1]).unwrap_or_default();
-            match row[0].as_str() {
-                "click" => format!("click {}", body["behaviour"].as_str().unwrap_or("")),
-                "scroll" => format!("scroll {}", body["depth"]),
-                kind => kind.to_owned(),
-            }
+        .map(|(kind, body)| match kind.as_str() {
+            "click" => format!("click {}", body["behaviour"].as_str().unwrap_or("")),
+            "scroll" => format!("scroll {}", body["depth"]),
+            kind => kind.to_owned(),
         })
         .collect();
     described.sort();
@@ -277,22 +269,19 @@ async fn links_out_downloads_and_the_sites_own_forms_are_tracked() -> anyhow::Re
     wait_for_produced(&browser, &server).await?;
     browser.close().await?;
 
-    let rows = server
-        .rows(
-            "SELECT kind, body FROM events \
-             WHERE kind IN ('outbound', 'download', 'form_started', 'form_submitted', \
-             'form_abandoned') ORDER BY occurred_at",
-        )
-        .await?;
-    let described: Vec<String> = rows
+    let events = stored_events(
+        &server,
+        "kind IN ('outbound', 'download', 'form_started', 'form_submitted', 'form_abandoned')",
+    )
+    .await?;
+    let described: Vec<String> = events
         .iter()
-        .map(|row| {
-            let body: Value = serde_json::from_str(&row[1]).unwrap_or_default();
+        .map(|(kind, body)| {
             let detail = body["target"]
                 .as_str()
                 .or(body["form"].as_str())
                 .unwrap_or("");
-            format!("{} {}", row[0], detail.rsplit('/').next().unwrap_or(""))
+            format!("{kind} {}", detail.rsplit('/').next().unwrap_or(""))
         })
         .collect();
     assert_eq!(
@@ -339,15 +328,10 @@ async fn time_on_a_page_and_depth_on_a_page_reach_their_behaviours() -> anyhow::
     wait_for_produced(&browser, &server).await?;
     browser.close().await?;
 
-    let reached = server
-        .rows("SELECT body FROM events WHERE kind = 'reached' ORDER BY occurred_at")
-        .await?;
-    let names: Vec<String> = reached
+    let reached = stored_events(&server, "kind = 'reached'").await?;
+    let names: Vec<&str> = reached
         .iter()
-        .map(|row| {
-            let body: Value = serde_json::from_str(&row[0]).unwrap_or_default();
-            body["behaviour"].as_str().unwrap_or("").to_owned()
-        })
+        .map(|(_, body)| body["behaviour"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(names, ["blog_read", "pricing_read_to_the_end"]);
     server.stop().await
@@ -408,10 +392,8 @@ async fn a_site_bundling_its_code_uses_the_es_module() -> anyhow::Result<()> {
     wait_for_produced(&browser, &server).await?;
     browser.close().await?;
 
-    let kinds = server
-        .rows("SELECT kind, body FROM events WHERE kind <> 'engagement' ORDER BY occurred_at")
-        .await?;
-    let kinds: Vec<&str> = kinds.iter().map(|row| row[0].as_str()).collect();
+    let events = stored_events(&server, "kind <> 'engagement'").await?;
+    let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
     assert_eq!(kinds, ["page_view", "custom", "page_view"]);
     server.stop().await
 }
@@ -651,6 +633,19 @@ async fn wait_for_produced(browser: &Browser, server: &Server) -> anyhow::Result
         "the server holds what the tracker made, once"
     );
     Ok(())
+}
+
+/// The stored events matching an SQL condition, as their kind and body, in the
+/// order they happened.
+async fn stored_events(server: &Server, condition: &str) -> anyhow::Result<Vec<(String, Value)>> {
+    let rows = server
+        .rows(&format!(
+            "SELECT kind, body FROM events WHERE {condition} ORDER BY occurred_at, received_at"
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| Ok((row[0].clone(), serde_json::from_str(&row[1])?)))
+        .collect()
 }
 
 async fn stored_keys(browser: &Browser) -> anyhow::Result<Vec<String>> {
