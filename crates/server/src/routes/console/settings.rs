@@ -175,11 +175,7 @@ async fn submit(
         form.note.trim()
     };
     let version = save(&state, &site.id, &text, &account.email, note).await?;
-    let to = format!(
-        "/console/settings?site={}&saved={version}",
-        encode(&site.id)
-    );
-    Ok(Redirect::to(&to).into_response())
+    Ok(to_saved(&site.id, version))
 }
 
 /// One version: who saved it, when, why, and what changed from the one before.
@@ -244,11 +240,13 @@ async fn rollback(
     let text = site_settings::render(&site.id, &edited.settings)?;
     let note = format!("rollback to version {number}");
     let version = save(&state, &site.id, &text, &account.email, &note).await?;
-    let to = format!(
-        "/console/settings?site={}&saved={version}",
-        encode(&site.id)
-    );
-    Ok(Redirect::to(&to).into_response())
+    Ok(to_saved(&site.id, version))
+}
+
+/// Back to the settings page, which announces the version just saved.
+fn to_saved(site_id: &str, version: i64) -> Response {
+    let to = format!("/console/settings?site={}&saved={version}", encode(site_id));
+    Redirect::to(&to).into_response()
 }
 
 /// The live settings as a file to keep in version control or paste into
