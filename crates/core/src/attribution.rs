@@ -58,7 +58,6 @@ const SOCIAL_NETWORKS: &[&str] = &[
     "t.me",
     "tiktok.com",
     "pinterest.com",
-    "news.ycombinator.com",
 ];
 
 /// Where one visit came from.
@@ -194,6 +193,9 @@ fn infer_source_and_medium(touch: &mut Touch) {
     if touch.source.is_empty() && !touch.referrer_host.is_empty() {
         let host = touch.referrer_host.split(':').next().unwrap_or("");
         touch.source = host.strip_prefix("www.").unwrap_or(host).to_owned();
+    }
+    if touch.medium.is_empty() && touch.source.eq_ignore_ascii_case("newsletter") {
+        touch.medium = "email".to_owned();
     }
     if touch.medium.is_empty() && !touch.referrer_host.is_empty() {
         touch.medium = referrer_medium(&touch.source).to_owned();
@@ -343,6 +345,7 @@ mod tests {
             ("https://a.test/", "", "direct"),
             ("https://a.test/?gclid=1", "", "paid"),
             ("https://a.test/?utm_source=n&utm_medium=email", "", "email"),
+            ("https://a.test/?utm_source=newsletter", "", "email"),
             (
                 "https://a.test/?utm_source=n&utm_medium=podcast",
                 "",
