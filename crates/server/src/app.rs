@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::MatchedPath;
@@ -24,6 +25,9 @@ use crate::store::Store;
 use crate::{handoff, sla};
 
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// How often the server trims what it keeps in memory about traffic: without it,
+/// histogram samples and idle clients' rate-limit buckets pile up for ever.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -148,6 +152,7 @@ pub async fn serve(
         stopped.clone(),
     ));
     let timer = tokio::spawn(sla::run(state.clone(), stopped.clone()));
+    let housekeeping = tokio::spawn(housekeeping(state.clone(), stopped.clone()));
     let settings_watch = {
         let state = state.clone();
         tokio::spawn(async move {
@@ -165,8 +170,23 @@ pub async fn serve(
     stop_workers.send_replace(true);
     worker.await?;
     timer.await?;
+    housekeeping.await?;
     settings_watch.await?;
     state.store().close().await;
     tracing::info!("headwater stopped");
     Ok(())
+}
+
+/// Every [`HOUSEKEEPING_INTERVAL`] until shutdown: folds the histograms' samples
+/// into their summaries (the recorder keeps every sample until then) and forgets
+/// the rate-limit buckets of clients that went quiet.
+async fn housekeeping(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        crate::telemetry::recorder().run_upkeep();
+        state.limits().forget_idle();
+        tokio::select! {
+            () = tokio::time::sleep(HOUSEKEEPING_INTERVAL) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
 }

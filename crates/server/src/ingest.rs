@@ -1,19 +1,20 @@
 //! Group commit for the collector. Every accepted batch goes to a writer task,
 //! which takes all the batches waiting at that moment and writes them in one
-//! transaction with a few set-based statements: one update of the visitors seen,
-//! one multi-row insert of the events, one look-up of the contacts already
-//! identified, and an evaluation of those contacts only. Each request is answered
+//! transaction with a few set-based statements: one update of the visitors seen
+//! (which also answers their contacts, whether those are identified, and the
+//! visitors' kept touches), one multi-row insert of the events, one update of the
+//! visitors' touches, and an evaluation of the identified contacts only. Each request is answered
 //! after that commit, so an acknowledged event survives a crash; a busy site pays
 //! for one commit per group instead of one per request.
 //!
 //! A group that fails is written again batch by batch, so a fault in one batch
 //! fails that batch alone.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
-use headwater_core::attribution::{Touch, touch_of};
+use headwater_core::attribution::touch_of;
 use headwater_core::{Event, EventBatch, EventDetail};
 use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
@@ -56,22 +57,50 @@ struct Job {
 }
 
 impl Ingest {
-    /// Starts the writer tasks on the current tokio runtime. `handoffs` is woken
-    /// when a promotion queued a handoff.
+    /// Starts the writer tasks. `handoffs` is woken when a promotion queued a
+    /// handoff.
+    ///
+    /// On SQLite the writer runs on a thread of its own: each of its statements is
+    /// a trip to sqlx's SQLite thread and back, and woken from there on the shared
+    /// runtime it would wait behind every request task queued meanwhile, once per
+    /// statement. On PostgreSQL the writers stay on the current runtime, whose
+    /// reactor drives their connections.
     pub fn start(store: Store, sites: Arc<LiveSites>, handoffs: Arc<Notify>) -> Ingest {
         let (jobs, receiver) = mpsc::unbounded_channel();
         let receiver = Arc::new(Mutex::new(receiver));
-        let writers = match store.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => POSTGRES_WRITERS,
-        };
-        for _ in 0..writers {
+        let writer = |receiver| {
             let writer = Writer {
                 store: store.clone(),
                 sites: sites.clone(),
                 handoffs: handoffs.clone(),
             };
-            tokio::spawn(writer.run(receiver.clone()));
+            writer.run(receiver)
+        };
+        match store.backend() {
+            Backend::Sqlite => {
+                let run = writer(receiver);
+                let thread = std::thread::Builder::new()
+                    .name("headwater-writer".into())
+                    .spawn(move || {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build();
+                        match runtime {
+                            Ok(runtime) => runtime.block_on(run),
+                            Err(error) => {
+                                tracing::error!(error = %error, "the event writer cannot start");
+                            }
+                        }
+                    });
+                if let Err(error) = thread {
+                    tracing::error!(error = %error, "the event writer cannot start");
+                }
+            }
+            Backend::Postgres => {
+                for _ in 0..POSTGRES_WRITERS {
+                    tokio::spawn(writer(receiver.clone()));
+                }
+            }
         }
         Ingest { jobs }
     }
@@ -160,7 +189,7 @@ impl Writer {
                 })
             });
         }
-        let contact_of = contacts::contacts_of_visitors(&mut tx, &visitors, now).await?;
+        let seen = contacts::contacts_of_visitors(&mut tx, &visitors, now).await?;
 
         let rows: Vec<events::NewEvent> = group
             .iter()
@@ -174,21 +203,27 @@ impl Writer {
             })
             .collect();
         let inserted = events::insert_new(&mut tx, &rows).await?;
-        note_visits(&mut tx, group, &inserted).await?;
+        note_visits(&mut tx, group, &seen, &inserted).await?;
 
         // The first occurrence of an inserted id is the stored one; any other
-        // occurrence, in this group or before it, is a duplicate.
+        // occurrence, in this group or before it, is a duplicate. Only identified
+        // contacts have a lead definition to evaluate, so only their events are kept
+        // for it.
         let mut written = vec![Written::default(); group.len()];
         let mut claimed: HashSet<&str> = HashSet::new();
         let mut new_events: BTreeMap<&str, (&str, Vec<Event>)> = BTreeMap::new();
         let mut row = rows.iter();
         for (index, job) in group.iter().enumerate() {
             let site = job.batch.site.as_str();
-            let contact = contact_of[&(site, job.batch.visitor_id.as_str())].as_str();
+            let visitor = &seen[&(site, job.batch.visitor_id.as_str())];
+            let contact = visitor.contact_id.as_str();
             for new in row.by_ref().take(job.batch.events.len()) {
                 let id = new.event.id.as_str();
                 if inserted.contains(id) && claimed.insert(id) {
                     written[index].stored += 1;
+                    if !visitor.identified {
+                        continue;
+                    }
                     let stored = Event {
                         at: new.occurred_at,
                         ..new.event.clone()
@@ -207,14 +242,9 @@ impl Writer {
         // Evaluated in the same transaction: the kept profile then counts each
         // stored event exactly once. Contacts in id order, so that concurrent
         // writers on PostgreSQL take their locks in one order.
-        let candidates: Vec<&str> = new_events.keys().copied().collect();
-        let identified = contacts::identified_among(&mut tx, &candidates).await?;
         let mut queued = 0;
         let sites = self.sites.snapshot();
         for (contact, (site_id, stored)) in &new_events {
-            if !identified.contains(*contact) {
-                continue;
-            }
             let site = sites.site(site_id).context("a batch names no site")?;
             let update = leads::Update::NewEvents(stored);
             let evaluation = leads::evaluate_in(&mut tx, site, contact, update, now).await?;
@@ -230,31 +260,38 @@ impl Writer {
     }
 }
 
-/// Keeps on each visitor its campaign touches (from the page views stored now)
-/// and what the site keeps of its address.
+/// What the group brings to each visitor: the campaign touches of the page views
+/// stored now (in the order the batches came) and what the site keeps of the
+/// visitor's latest address. Noted in one statement for the whole group.
 async fn note_visits(
     tx: &mut crate::store::Tx,
     group: &[Job],
-    inserted: &HashSet<String>,
+    seen: &HashMap<(&str, &str), contacts::SeenVisitor>,
+    inserted: &HashSet<&str>,
 ) -> anyhow::Result<()> {
+    let mut visits: BTreeMap<(&str, &str), visitors::Visit> = BTreeMap::new();
     for job in group {
         let batch = &job.batch;
-        let touches: Vec<Touch> = batch
+        let key = (batch.site.as_str(), batch.visitor_id.as_str());
+        let visit = visits.entry(key).or_insert_with(|| visitors::Visit {
+            kept: seen[&key].touches.clone(),
+            ..visitors::Visit::default()
+        });
+        let touches = batch
             .events
             .iter()
-            .filter(|event| inserted.contains(&event.id))
+            .filter(|event| inserted.contains(event.id.as_str()))
             .filter(|event| matches!(event.detail, EventDetail::PageView { .. }))
             .filter_map(|event| {
                 let at = batch.corrected_time(event.at, job.now);
                 touch_of(&event.url, &event.referrer, at)
-            })
-            .collect();
-        visitors::note_touches(tx, &batch.site, &batch.visitor_id, &touches).await?;
-        if let Some(address) = &job.address {
-            visitors::note_address(tx, &batch.site, &batch.visitor_id, address).await?;
+            });
+        visit.touches.extend(touches);
+        if job.address.is_some() {
+            visit.address.clone_from(&job.address);
         }
     }
-    Ok(())
+    visitors::note_visits(tx, &visits).await
 }
 
 /// The first job and whatever else is waiting, within the group's limits.

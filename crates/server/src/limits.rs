@@ -49,6 +49,21 @@ impl Limits {
             .map_err(|_| ApiError::Overloaded { retry_after: 1 })
     }
 
+    /// Drops the buckets of clients and sites whose limit has fully recovered: they
+    /// would start afresh anyway, and every address ever seen would otherwise keep
+    /// one for the life of the process.
+    pub fn forget_idle(&self) {
+        self.per_ip.retain_recent();
+        self.per_ip.shrink_to_fit();
+        self.per_site.retain_recent();
+        self.per_site.shrink_to_fit();
+    }
+
+    /// Clients with a rate-limit bucket now.
+    pub fn tracked_clients(&self) -> usize {
+        self.per_ip.len()
+    }
+
     /// Counts a request for the site; refuses it when the site is over its limit.
     pub fn check_site(&self, site: &str) -> Result<(), ApiError> {
         self.per_site
@@ -122,5 +137,47 @@ fn too_many(not_until: &governor::NotUntil<<DefaultClock as Clock>::Instant>) ->
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     ApiError::TooManyRequests {
         retry_after: wait.as_secs() + 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_second: u32) -> Limits {
+        Limits::new(&ServerConfig {
+            rate_limit_per_ip: per_second,
+            ..ServerConfig::default()
+        })
+    }
+
+    #[test]
+    fn a_client_still_limited_is_not_forgotten() {
+        let limits = limits(1);
+        let client = IpAddr::from([203, 0, 113, 7]);
+        assert!(limits.check_address(client).is_ok());
+        limits.forget_idle();
+        assert_eq!(limits.tracked_clients(), 1);
+        assert!(
+            limits.check_address(client).is_err(),
+            "forgetting the bucket would have reset the limit"
+        );
+    }
+
+    #[test]
+    fn clients_that_went_quiet_are_forgotten() {
+        // A million a second: each bucket is full again a microsecond later.
+        let limits = limits(1_000_000);
+        for last in 1..=50 {
+            assert!(
+                limits
+                    .check_address(IpAddr::from([203, 0, 113, last]))
+                    .is_ok()
+            );
+        }
+        assert_eq!(limits.tracked_clients(), 50);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        limits.forget_idle();
+        assert_eq!(limits.tracked_clients(), 0);
     }
 }

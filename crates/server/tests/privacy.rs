@@ -28,6 +28,7 @@ on_both_backends!(
     cookieless_visitors_are_a_hash_of_the_day,
     addresses_are_kept_only_as_the_site_allows,
     the_first_and_last_touch_are_kept_on_the_visitor,
+    touches_of_batches_committed_together_are_merged,
     the_salt_of_a_day_is_shared_and_gone_with_the_day,
 );
 
@@ -266,6 +267,18 @@ async fn addresses_are_kept_only_as_the_site_allows(backend: Backend) {
 }
 
 async fn the_first_and_last_touch_are_kept_on_the_visitor(backend: Backend) {
+    check_touches(backend, false).await;
+}
+
+/// Batches sent at once are committed together (one group): the touches of
+/// several batches of one visitor are merged in one update.
+async fn touches_of_batches_committed_together_are_merged(backend: Backend) {
+    check_touches(backend, true).await;
+}
+
+/// Sends one visitor's page views in an order other than they happened (one at a
+/// time, or all at once), and checks its first and last touch.
+async fn check_touches(backend: Backend, at_once: bool) {
     let bench = bench(backend).await;
     let start = now() - 60_000;
     // Sent in an order other than they happened: a retry arriving late.
@@ -284,13 +297,29 @@ async fn the_first_and_last_touch_are_kept_on_the_visitor(backend: Backend) {
             "http://127.0.0.1:8080/www/pricing.html",
         ),
     ];
-    for (seconds, url, referrer) in visits {
-        let body = batch(
-            VISITOR,
-            vec![page_view(url, referrer, start + seconds * 1000)],
-        );
-        let (status, _) =
-            post_from(&bench, "198.51.100.7", CHROME, &[], "/api/v1/events", &body).await;
+    let bodies: Vec<Value> = visits
+        .iter()
+        .map(|(seconds, url, referrer)| {
+            batch(
+                VISITOR,
+                vec![page_view(url, referrer, start + seconds * 1000)],
+            )
+        })
+        .collect();
+    let statuses = if at_once {
+        let sent = bodies
+            .iter()
+            .map(|body| post_from(&bench, "198.51.100.7", CHROME, &[], "/api/v1/events", body));
+        futures_util::future::join_all(sent).await
+    } else {
+        let mut replies = Vec::new();
+        for body in &bodies {
+            replies
+                .push(post_from(&bench, "198.51.100.7", CHROME, &[], "/api/v1/events", body).await);
+        }
+        replies
+    };
+    for (status, _) in statuses {
         assert_eq!(status, StatusCode::OK);
     }
     let touches = |column: &str| {

@@ -5,7 +5,7 @@
 //! events of all its visitors, and stitching a visitor to another contact moves its
 //! whole history in one update.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::Context;
 use headwater_core::email;
@@ -13,6 +13,7 @@ use headwater_core::stage::{Actor, Move, Stage, StageError};
 use headwater_core::{EngagementProfile, Verdict};
 
 use crate::attribution::Touch;
+use crate::store::visitors::KeptTouches;
 use serde::Serialize;
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -106,30 +107,50 @@ pub async fn contact_of_visitor(
     Ok(contact_id)
 }
 
-/// The contacts of these (site, visitor) pairs, creating each visitor not seen
-/// before with a contact in the Inquiry stage (attributed to the visitor's touch),
-/// and marking every one seen at `now`. Takes the visitors' locks in order, so
-/// that writers sharing a PostgreSQL database never deadlock on them.
+/// A visitor as the collector finds it at the start of a group.
+#[derive(Debug, Clone, Default)]
+pub struct SeenVisitor {
+    pub contact_id: String,
+    /// Whether its contact has identified itself: only those have a lead
+    /// definition to evaluate.
+    pub identified: bool,
+    pub touches: KeptTouches,
+}
+
+/// The contacts of these (site, visitor) pairs with what the collector needs of
+/// each visitor, creating each visitor not seen before with a contact in the
+/// Inquiry stage (attributed to the visitor's touch), and marking every one seen
+/// at `now`. Known visitors cost one statement for the whole group. Takes the
+/// visitors' locks in order, so that writers sharing a PostgreSQL database never
+/// deadlock on them.
 pub async fn contacts_of_visitors<'a>(
     connection: &mut AnyConnection,
     visitors: &BTreeMap<(&'a str, &'a str), Touch>,
     now: i64,
-) -> anyhow::Result<HashMap<(&'a str, &'a str), String>> {
-    for (site_id, visitor_id) in visitors.keys() {
-        super::lock(connection, &visitor_lock_key(site_id, visitor_id)).await?;
-    }
+) -> anyhow::Result<HashMap<(&'a str, &'a str), SeenVisitor>> {
+    let keys: Vec<String> = visitors
+        .keys()
+        .map(|(site_id, visitor_id)| visitor_lock_key(site_id, visitor_id))
+        .collect();
+    super::lock_all(connection, &keys).await?;
 
     let backend = super::backend_of(connection);
-    let mut contact_of = HashMap::with_capacity(visitors.len());
+    let mut seen = HashMap::with_capacity(visitors.len());
     let mut by_site: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (site_id, visitor_id) in visitors.keys() {
         by_site.entry(site_id).or_default().push(visitor_id);
     }
     for (site_id, visitor_ids) in by_site {
         for chunk in visitor_ids.chunks(MAX_IDS_PER_STATEMENT) {
+            // Under the visitors' locks, so the contact each one has cannot change
+            // until the group commits.
             let sql = format!(
                 "UPDATE visitors SET last_seen = {} WHERE site_id = {} AND id IN {}
-                 RETURNING id, contact_id",
+                 RETURNING id, contact_id, first_touch_at, last_touch,
+                     CAST(CASE WHEN EXISTS (SELECT 1 FROM contacts c
+                                            WHERE c.id = visitors.contact_id
+                                              AND c.email IS NOT NULL)
+                          THEN 1 ELSE 0 END AS BIGINT) AS identified",
                 super::placeholder(backend, 1),
                 super::placeholder(backend, 2),
                 super::placeholders(backend, 3, 1, chunk.len())
@@ -139,47 +160,38 @@ pub async fn contacts_of_visitors<'a>(
                 query = query.bind(*visitor_id);
             }
             for row in query.fetch_all(&mut *connection).await? {
-                let visitor_id: String = row.try_get("id")?;
+                let visitor_id: &str = row.try_get("id")?;
                 let Some(&visitor) = chunk.iter().find(|known| **known == visitor_id) else {
                     continue;
                 };
-                contact_of.insert((site_id, visitor), row.try_get("contact_id")?);
+                let last_touch: Option<&str> = row.try_get("last_touch")?;
+                let visitor_state = SeenVisitor {
+                    contact_id: row.try_get("contact_id")?,
+                    identified: row.try_get::<i64, _>("identified")? != 0,
+                    touches: KeptTouches {
+                        first_at: row.try_get("first_touch_at")?,
+                        last: last_touch.and_then(|text| serde_json::from_str(text).ok()),
+                    },
+                };
+                seen.insert((site_id, visitor), visitor_state);
             }
         }
     }
 
     let first_seen: Vec<(&(&str, &str), &Touch)> = visitors
         .iter()
-        .filter(|(visitor, _)| !contact_of.contains_key(*visitor))
+        .filter(|(visitor, _)| !seen.contains_key(*visitor))
         .collect();
     for (&(site_id, visitor_id), touch) in first_seen {
         let contact_id =
             contact_of_visitor(connection, site_id, visitor_id, Some(touch), now).await?;
-        contact_of.insert((site_id, visitor_id), contact_id);
+        let new_visitor = SeenVisitor {
+            contact_id,
+            ..SeenVisitor::default()
+        };
+        seen.insert((site_id, visitor_id), new_visitor);
     }
-    Ok(contact_of)
-}
-
-/// Those of these contacts that have identified themselves: the only ones with a
-/// lead definition to evaluate.
-pub async fn identified_among(
-    connection: &mut AnyConnection,
-    contact_ids: &[&str],
-) -> anyhow::Result<HashSet<String>> {
-    let backend = super::backend_of(connection);
-    let mut identified = HashSet::new();
-    for chunk in contact_ids.chunks(MAX_IDS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT id FROM contacts WHERE email IS NOT NULL AND id IN {}",
-            super::placeholders(backend, 1, 1, chunk.len())
-        );
-        let mut query = sqlx::query_scalar(&sql).persistent(false);
-        for contact_id in chunk {
-            query = query.bind(*contact_id);
-        }
-        identified.extend(query.fetch_all(&mut *connection).await?);
-    }
-    Ok(identified)
+    Ok(seen)
 }
 
 /// What the identified contact of this visitor has answered so far, by field; empty

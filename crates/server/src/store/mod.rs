@@ -35,6 +35,9 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 const READ_CONNECTIONS: u32 = 4;
 /// PostgreSQL writers per process: enough to overlap network round trips.
 const POSTGRES_WRITE_CONNECTIONS: u32 = 8;
+/// Keys locked in one statement by [`lock_all`]: one parameter each, well within
+/// PostgreSQL's limit on bound parameters.
+const MAX_LOCKS_PER_STATEMENT: usize = 1000;
 /// How long to wait for a free connection before failing the request.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -148,6 +151,33 @@ pub async fn lock(connection: &mut AnyConnection, key: &str) -> sqlx::Result<()>
     Ok(())
 }
 
+/// [`lock`] for several keys in one statement (one round trip instead of one
+/// per key), taken in the order given.
+pub async fn lock_all(connection: &mut AnyConnection, keys: &[String]) -> sqlx::Result<()> {
+    if backend_of(connection) != Backend::Postgres {
+        return Ok(());
+    }
+    for chunk in keys.chunks(MAX_LOCKS_PER_STATEMENT) {
+        let positions: Vec<String> = (0..chunk.len())
+            .map(|position| format!("(${}, {position})", position + 1))
+            .collect();
+        // PostgreSQL evaluates a volatile function in the select list after the
+        // sort, so the locks are taken in the order of `position`.
+        let sql = format!(
+            "SELECT pg_advisory_xact_lock(hashtextextended(keys.key, 0))
+             FROM (VALUES {}) AS keys (key, position)
+             ORDER BY keys.position",
+            positions.join(", ")
+        );
+        let mut query = sqlx::query(&sql).persistent(false);
+        for key in chunk {
+            query = query.bind(key.as_str());
+        }
+        query.execute(&mut *connection).await?;
+    }
+    Ok(())
+}
+
 /// The placeholders of a multi-row `VALUES` list: `rows` groups of `columns`,
 /// numbered from `first`. PostgreSQL reads `$N`; SQLite gets plain `?`, because
 /// sqlx looks each numbered SQLite parameter up by name, which costs time
@@ -188,6 +218,9 @@ fn sqlite_pool(connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
+        // An embedded database has no link to lose; the test would cost a trip to
+        // sqlx's SQLite thread on every acquire (every group of the collector).
+        .test_before_acquire(false)
         .after_connect(|connection, _| {
             Box::pin(async move {
                 connection.execute(SQLITE_PRAGMAS).await?;
