@@ -47,9 +47,9 @@ const PACKAGE_JSON: &str = r#"{
 /// trackers (Plausible, Umami) cost a page.
 const FIRST_TRANSFER_GOAL: usize = 10 * 1024;
 /// What the build refuses to grow past: today's size and a little room.
-// FIXME: this is a ratchet at 27.4 KB, not the 10 KB goal; lower it with each
+// FIXME: this is a ratchet at 23.6 KB, not the 10 KB goal; lower it with each
 // saving (see the README's known limits for where the bytes go).
-const FIRST_TRANSFER_CEILING: usize = 28_000;
+const FIRST_TRANSFER_CEILING: usize = 24_000;
 
 /// What a page downloads before the form is needed.
 const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_tracker.wasm"];
