@@ -1,6 +1,7 @@
 //! Builds the browser bundle into `pkg/`: the wasm crates in the size-tuned
-//! `wasm-release` profile, the wasm-bindgen step (as a library, at the version in
-//! Cargo.lock), wasm-opt, the loader, and precompressed copies for the server.
+//! `wasm-release` profile; for the form, the wasm-bindgen step (as a library, at
+//! the version in Cargo.lock); for the tracker, its hand-written glue; wasm-opt,
+//! the loader, and precompressed copies for the server.
 //! Prints each file's size raw, gzip and brotli, and the first transfer a page pays.
 
 use std::fs;
@@ -46,12 +47,12 @@ const PACKAGE_JSON: &str = r#"{
 /// trackers (Plausible, Umami) cost a page.
 const FIRST_TRANSFER_GOAL: usize = 10 * 1024;
 /// What the build refuses to grow past: today's size and a little room.
-// FIXME: this is a ratchet at 27.4 KB, not the 10 KB goal; lower it with each
+// FIXME: this is a ratchet at 23.6 KB, not the 10 KB goal; lower it with each
 // saving (see the README's known limits for where the bytes go).
-const FIRST_TRANSFER_CEILING: usize = 28_000;
+const FIRST_TRANSFER_CEILING: usize = 24_000;
 
 /// What a page downloads before the form is needed.
-const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_tracker_bg.wasm"];
+const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_tracker.wasm"];
 
 pub fn build(root: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -74,7 +75,11 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
     let pkg = root.join("pkg");
     fs::create_dir_all(&pkg)?;
     let built = target_dir(root).join("wasm32-unknown-unknown/wasm-release");
-    for (_, stem) in CRATES {
+    tracker(root, &built, &pkg)?;
+    for (_, stem) in CRATES
+        .iter()
+        .filter(|(package, _)| *package != "headwater-tracker")
+    {
         Bindgen::new()
             .input_path(built.join(format!("{stem}.wasm")))
             .out_name(stem)
@@ -103,6 +108,17 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
     let first_transfer = report(&sizes);
     println!("bundle built in {:.1} s", started.elapsed().as_secs_f64());
     check_budget(first_transfer)
+}
+
+/// The tracker has no wasm-bindgen: its module as cargo built it, optimised, and
+/// its glue written by hand.
+fn tracker(root: &Path, built: &Path, pkg: &Path) -> anyhow::Result<()> {
+    let wasm = pkg.join("headwater_tracker.wasm");
+    fs::copy(built.join("headwater_tracker.wasm"), &wasm)?;
+    optimize(root, &wasm)?;
+    let glue = pkg.join("headwater_tracker.js");
+    fs::copy(root.join("crates/tracker/js/tracker.js"), &glue)?;
+    minify::javascript(root, &glue, true)
 }
 
 /// Fails the build (and so CI) when the first transfer grows past its ceiling.
@@ -141,6 +157,10 @@ fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<bool> {
     optimize.arg("-Oz");
     if keep_names() {
         optimize.arg("-g");
+    } else {
+        // The standard library's debug sections come through cargo; wasm-bindgen
+        // drops them from the form, and nothing does for the tracker otherwise.
+        optimize.args(["--strip-debug", "--strip-producers"]);
     }
     run(optimize.args(WASM_FEATURES).arg(wasm).arg("-o").arg(wasm))?;
     Ok(true)

@@ -122,6 +122,93 @@ impl EngagementProfile {
     pub fn behaviour_points(&self) -> i64 {
         self.behaviours.values().map(|tally| tally.points).sum()
     }
+
+    /// The profile as the browser keeps it between pages: a first line of the
+    /// totals, then a line per behaviour (`count points at,at,... name`), read back
+    /// by [`EngagementProfile::from_storage`] with no JSON parser in the tracker.
+    pub fn to_storage(&self) -> String {
+        let mut text = String::from(STORAGE_VERSION);
+        for number in [
+            i64::from(self.pages_seen),
+            i64::try_from(self.engaged_ms).unwrap_or(i64::MAX),
+            i64::from(self.deepest_scroll),
+        ] {
+            text.push(' ');
+            text.push_str(itoa::Buffer::new().format(number));
+        }
+        for (name, tally) in &self.behaviours {
+            text.push('\n');
+            text.push_str(itoa::Buffer::new().format(tally.count));
+            text.push(' ');
+            text.push_str(itoa::Buffer::new().format(tally.points));
+            text.push(' ');
+            for (index, at) in tally.occurrences.iter().enumerate() {
+                if index > 0 {
+                    text.push(',');
+                }
+                text.push_str(itoa::Buffer::new().format(*at));
+            }
+            text.push(' ');
+            text.push_str(name);
+        }
+        text
+    }
+
+    /// Reads what [`EngagementProfile::to_storage`] wrote; `None` for anything
+    /// else (an older format, or storage edited by hand).
+    pub fn from_storage(text: &str) -> Option<EngagementProfile> {
+        let mut lines = text.split('\n');
+        let mut totals = lines.next()?.split(' ');
+        if totals.next()? != STORAGE_VERSION {
+            return None;
+        }
+        let mut total = || totals.next().and_then(whole_number);
+        let mut profile = EngagementProfile {
+            pages_seen: u32::try_from(total()?).ok()?,
+            engaged_ms: u64::try_from(total()?).ok()?,
+            deepest_scroll: u8::try_from(total()?).ok()?.min(100),
+            behaviours: BTreeMap::new(),
+        };
+        for line in lines {
+            let mut parts = line.splitn(4, ' ');
+            let count = u32::try_from(whole_number(parts.next()?)?).ok()?;
+            let points = whole_number(parts.next()?)?;
+            let occurrences = parts
+                .next()?
+                .split(',')
+                .filter(|at| !at.is_empty())
+                .map(whole_number)
+                .collect::<Option<Vec<i64>>>()?;
+            let name = String::from(parts.next()?);
+            let tally = BehaviourTally {
+                count,
+                points,
+                occurrences,
+            };
+            profile.behaviours.insert(name, tally);
+        }
+        Some(profile)
+    }
+}
+
+/// The first word of a stored profile: a change of format changes it.
+const STORAGE_VERSION: &str = "p1";
+
+/// A whole number, negative or not, in decimal digits: smaller in the browser
+/// than `str::parse`.
+fn whole_number(digits: &str) -> Option<i64> {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, digits),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let magnitude = digits.bytes().try_fold(0i64, |number, byte| {
+        byte.is_ascii_digit()
+            .then(|| number * 10 + i64::from(byte - b'0'))
+    })?;
+    Some(sign * magnitude)
 }
 
 #[cfg(test)]
@@ -178,6 +265,52 @@ mod tests {
             profile.behaviour_points(),
         );
         assert_eq!(actual, expected, "{profile:?}");
+    }
+
+    #[test]
+    fn storage_keeps_every_count() {
+        let mut profile = EngagementProfile {
+            pages_seen: 7,
+            engaged_ms: 123_456,
+            deepest_scroll: 75,
+            behaviours: BTreeMap::new(),
+        };
+        let tally = |count, points, occurrences: &[i64]| BehaviourTally {
+            count,
+            points,
+            occurrences: occurrences.to_vec(),
+        };
+        profile.behaviours.insert(
+            "watched the demo video".into(),
+            tally(3, 40, &[1_700_000_000_000, 1_700_000_100_000]),
+        );
+        profile
+            .behaviours
+            .insert("careers".into(), tally(1, -15, &[5]));
+        profile
+            .behaviours
+            .insert("never counted".into(), tally(0, 0, &[]));
+
+        let stored = profile.to_storage();
+        assert_eq!(EngagementProfile::from_storage(&stored), Some(profile));
+        assert_eq!(
+            EngagementProfile::from_storage(&EngagementProfile::default().to_storage()),
+            Some(EngagementProfile::default())
+        );
+    }
+
+    #[test]
+    fn storage_of_another_format_reads_as_nothing() {
+        for text in [
+            "",
+            r#"{"pages_seen":3,"engaged_ms":0,"deepest_scroll":0,"behaviours":{}}"#,
+            "p1 3 0",
+            "p1 3 0 40\nx 0  name",
+            "p1 -3 0 40",
+            "p2 3 0 40",
+        ] {
+            assert_eq!(EngagementProfile::from_storage(text), None, "{text:?}");
+        }
     }
 
     #[test]

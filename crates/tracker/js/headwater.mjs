@@ -9,7 +9,7 @@
  * ready are queued, single-page navigation is reported, and the form bundle is
  * imported only when a page needs a form.
  */
-import initTracker, { start } from './headwater_tracker.js';
+import { start } from './headwater_tracker.js';
 
 let call = null;
 const early = [];
@@ -24,8 +24,11 @@ export function headwater(...args) {
 export async function init({ site, endpoint }) {
   if (call) return headwater;
   reportNavigation();
-  await initTracker({ module_or_path: new URL('./headwater_tracker_bg.wasm', import.meta.url) });
-  call = start({ site, endpoint: String(endpoint).replace(/\/$/, '') }, loadForm);
+  call = await start({
+    site,
+    endpoint: String(endpoint).replace(/\/$/, ''),
+    module: new URL('./headwater_tracker.wasm', import.meta.url),
+  }, loadForm);
   early.splice(0).forEach(call);
   return headwater;
 }

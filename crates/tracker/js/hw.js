@@ -5,8 +5,8 @@
  *
  * It keeps calls made before the tracker is ready (`headwater('track', 'x')`),
  * tells the tracker about single-page navigation (`pushState`, `replaceState`),
- * then imports the WebAssembly tracker as an ES module; the browser streams and
- * compiles the module off the main thread. The form bundle is imported only when
+ * then imports the tracker's glue, which streams and compiles the WebAssembly off
+ * the main thread. The form bundle is imported only when
  * a page needs a form. Nothing here blocks the page.
  */
 (function (w, d) {
@@ -39,17 +39,16 @@
   }
 
   import(pkg + 'headwater_tracker.js').then(function (m) {
-    return m.default({ module_or_path: pkg + 'headwater_tracker_bg.wasm' }).then(function () {
-      var options = {
-        site: script.getAttribute('data-site') || '',
-        endpoint: new URL('.', script.src).href.replace(/\/$/, '')
-      };
-      var call = m.start(options, loadForm);
-      var api = function () { call(Array.prototype.slice.call(arguments)); };
+    return m.start({
+      site: script.getAttribute('data-site') || '',
+      endpoint: new URL('.', script.src).href.replace(/\/$/, ''),
+      module: pkg + 'headwater_tracker.wasm'
+    }, loadForm).then(function (call) {
+      var api = function () { call(arguments); };
       api.loaded = true;
       api.ready = true;
       w.headwater = api;
-      for (var i = 0; i < queue.length; i++) call(Array.prototype.slice.call(queue[i]));
+      for (var i = 0; i < queue.length; i++) call(queue[i]);
       queue.length = 0;
     });
   })['catch'](function (error) { console.warn('headwater: the tracker did not load', error); });

@@ -1,19 +1,18 @@
 //! The site's configuration, as the collector serves it to browsers
 //! (`GET /api/v1/sites/{site}/config`): the behaviours worth points, the forms and
-//! how they are shown, and the site's privacy settings. Read from the parsed JSON
-//! field by field, so that the tracker needs no JSON library of its own; a field
-//! that is missing or of the wrong type reads as its default.
+//! how they are shown, and the site's privacy settings. The glue walks the JSON
+//! and hands it over piece by piece (see [`crate::exports`]), so that the tracker
+//! needs no JSON parser; a field that is missing or of the wrong type reads as its
+//! default.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use headwater_core::profile::EngagementThreshold;
 use headwater_core::{Behaviour, Trigger};
-use wasm_bindgen::JsValue;
-
-use crate::browser::{get, get_number, get_string, items, to_json};
 
 /// What the tracker needs of the site's configuration.
+#[derive(Default)]
 pub struct SiteConfig {
     pub behaviours: Vec<Behaviour>,
     pub forms: Vec<FormConfig>,
@@ -25,9 +24,10 @@ pub struct SiteConfig {
 }
 
 /// What the site asks of the tracker before it may keep anything in the browser.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub enum Consent {
     /// Nothing: the tracker keeps its ids in the browser from the first page.
+    #[default]
     NotNeeded,
     /// No storage and no id until the site calls `headwater('consent', true)`.
     Required,
@@ -36,11 +36,10 @@ pub enum Consent {
     Cookieless,
 }
 
-/// A form of the site, as the tracker needs to know it.
+/// A form of the site, as the tracker needs to know it (the glue keeps the whole
+/// definition for the form bundle).
 pub struct FormConfig {
     pub id: String,
-    /// The form's whole definition as JSON, passed on to the form bundle.
-    pub json: String,
     /// `None` for a form rendered inline where a page marks it.
     pub overlay: Option<OverlayTrigger>,
 }
@@ -56,84 +55,77 @@ pub enum OverlayTrigger {
 }
 
 impl SiteConfig {
-    pub fn read(config: &JsValue) -> SiteConfig {
-        let privacy = get(config, "privacy");
-        let consent = match get_string(&privacy, "consent").as_str() {
-            "required" => Consent::Required,
-            "cookieless" => Consent::Cookieless,
-            _ => Consent::NotNeeded,
-        };
-        SiteConfig {
-            behaviours: items(&get(config, "behaviours"))
-                .iter()
-                .filter_map(read_behaviour)
-                .collect(),
-            forms: items(&get(config, "forms")).iter().map(read_form).collect(),
-            consent,
-            respect_do_not_track: get(&privacy, "respect_do_not_track") != JsValue::FALSE,
-            hash_routing: get(config, "hash_routing") == JsValue::TRUE,
-        }
-    }
-
     pub fn form(&self, id: &str) -> Option<&FormConfig> {
         self.forms.iter().find(|form| form.id == id)
     }
 }
 
-fn read_behaviour(behaviour: &JsValue) -> Option<Behaviour> {
-    let text = |name: &str| get(behaviour, name).as_string();
-    let trigger = if let Some(selector) = text("click") {
-        Trigger::Click(selector)
-    } else if let Some(pattern) = text("page") {
-        Trigger::Page(pattern)
-    } else if let Some(name) = text("event") {
-        Trigger::Event(name)
-    } else if let Some(time) = Some(get(behaviour, "time_on_page")).filter(JsValue::is_object) {
-        Trigger::TimeOnPage {
-            page: get_string(&time, "page"),
-            seconds: get_number(&time, "seconds")? as u32,
+impl Consent {
+    /// The site's `privacy.consent` setting: `required`, `cookieless`, or anything
+    /// else for none needed.
+    pub fn named(name: &str) -> Consent {
+        match name {
+            "required" => Consent::Required,
+            "cookieless" => Consent::Cookieless,
+            _ => Consent::NotNeeded,
         }
-    } else if let Some(depth) = Some(get(behaviour, "scroll_depth")).filter(JsValue::is_object) {
-        Trigger::ScrollDepth {
-            page: get_string(&depth, "page"),
-            percent: get_number(&depth, "percent")? as u8,
-        }
-    } else {
-        return None;
+    }
+}
+
+/// A behaviour from its parts: `trigger` names the field that held `text` (a
+/// selector, a URL pattern, an event name, or the page of a time or depth, whose
+/// seconds or percent are `number`). `None` for a behaviour the tracker cannot
+/// watch.
+pub fn behaviour(
+    name: Option<String>,
+    trigger: &str,
+    text: String,
+    number: f64,
+    points: f64,
+    limit: f64,
+) -> Option<Behaviour> {
+    let number = given(number);
+    let trigger = match trigger {
+        "click" => Trigger::Click(text),
+        "page" => Trigger::Page(text),
+        "event" => Trigger::Event(text),
+        "time_on_page" => Trigger::TimeOnPage {
+            page: text,
+            seconds: number? as u32,
+        },
+        "scroll_depth" => Trigger::ScrollDepth {
+            page: text,
+            percent: number? as u8,
+        },
+        _ => return None,
     };
     Some(Behaviour {
-        name: text("name")?,
+        name: name?,
         trigger,
-        points: get_number(behaviour, "points").unwrap_or(0.0) as i64,
-        limit: get_number(behaviour, "limit").unwrap_or(1.0) as u32,
+        points: points as i64,
+        limit: given(limit).map_or(1, |limit| limit as u32),
     })
 }
 
-fn read_form(form: &JsValue) -> FormConfig {
-    let display = get(form, "display");
-    let trigger = get(&display, "trigger");
-    let overlay = (get_string(&display, "mode") == "overlay")
-        .then(|| {
-            if let Some(selector) = get(&trigger, "click").as_string() {
-                Some(OverlayTrigger::Click(selector))
-            } else if get(&trigger, "exit_intent") == JsValue::TRUE {
-                Some(OverlayTrigger::ExitIntent)
-            } else {
-                let engagement = get(&trigger, "engagement");
-                engagement.is_object().then(|| {
-                    OverlayTrigger::Engagement(EngagementThreshold {
-                        points: get_number(&engagement, "points").map(|points| points as i64),
-                        pages_seen: get_number(&engagement, "pages_seen").map(|pages| pages as u32),
-                        engaged_seconds: get_number(&engagement, "engaged_seconds")
-                            .map(|seconds| seconds as u64),
-                    })
-                })
-            }
-        })
-        .flatten();
-    FormConfig {
-        id: get_string(form, "id"),
-        json: to_json(form),
-        overlay,
-    }
+/// A form from its parts: `opens` is how its overlay opens (`click` on
+/// `selector`, `exit_intent`, `engagement` at the threshold), or empty for a
+/// form rendered inline.
+pub fn form(id: String, opens: &str, selector: Option<String>, threshold: [f64; 3]) -> FormConfig {
+    let [points, pages_seen, engaged_seconds] = threshold.map(given);
+    let overlay = match opens {
+        "click" => selector.map(OverlayTrigger::Click),
+        "exit_intent" => Some(OverlayTrigger::ExitIntent),
+        "engagement" => Some(OverlayTrigger::Engagement(EngagementThreshold {
+            points: points.map(|points| points as i64),
+            pages_seen: pages_seen.map(|pages| pages as u32),
+            engaged_seconds: engaged_seconds.map(|seconds| seconds as u64),
+        })),
+        _ => None,
+    };
+    FormConfig { id, overlay }
+}
+
+/// A number the configuration gave: the glue passes a missing one as NaN.
+fn given(number: f64) -> Option<f64> {
+    (!number.is_nan()).then_some(number)
 }

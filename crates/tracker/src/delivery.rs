@@ -38,11 +38,22 @@ pub struct Queued {
     pub json: String,
 }
 
+/// A request sent and not answered yet.
+enum Request {
+    /// A batch of events: their ids, and their storage keys.
+    Batch { ids: Vec<String>, keys: Vec<String> },
+    /// `headwater('identify', traits)`.
+    Identification,
+}
+
 /// The queue's bookkeeping on this page.
 pub struct Delivery {
     memory: Vec<Queued>,
     /// Ids sent and not answered yet (a handful: a plain list is cheapest).
     in_flight: Vec<String>,
+    /// Requests not answered yet, by the number the glue answers with.
+    requests: Vec<(u32, Request)>,
+    last_request: u32,
     last_sent_at: i64,
     failures: u32,
     retry_at: i64,
@@ -56,6 +67,8 @@ impl Delivery {
         Delivery {
             memory: Vec::new(),
             in_flight: Vec::new(),
+            requests: Vec::new(),
+            last_request: 0,
             last_sent_at: now,
             failures: 0,
             retry_at: 0,
@@ -92,6 +105,40 @@ impl Delivery {
     pub fn discard_memory(&mut self) {
         self.memory.clear();
     }
+
+    /// Sends `body` to the collector's `path`, to be answered as `request`.
+    fn post(&mut self, path: &str, body: &str, request: Request) {
+        self.last_request = self.last_request.wrapping_add(1);
+        self.requests.push((self.last_request, request));
+        browser::post(path, body, self.last_request);
+    }
+}
+
+/// Sends `headwater('identify', traits)`'s body.
+pub fn send_identification(shared: &Shared, body: &str) {
+    let mut tracker = shared.borrow_mut();
+    tracker
+        .delivery
+        .post("/api/v1/identify", body, Request::Identification);
+}
+
+/// The collector answered `request` with `status` (0: no answer came).
+pub fn answered(shared: &Shared, request: u32, status: u16) {
+    let request = {
+        let mut tracker = shared.borrow_mut();
+        let requests = &mut tracker.delivery.requests;
+        let Some(index) = requests.iter().position(|(id, _)| *id == request) else {
+            return;
+        };
+        requests.swap_remove(index).1
+    };
+    match request {
+        Request::Batch { ids, keys } => acknowledge(shared, &ids, &keys, status),
+        Request::Identification if !(200..300).contains(&status) => {
+            browser::warn("headwater('identify'): the collector refused the traits");
+        }
+        Request::Identification => {}
+    }
 }
 
 /// Removes every queued event from storage: the visitor withdrew consent.
@@ -115,7 +162,7 @@ pub fn flush(shared: &Shared, leaving: bool) {
 
 /// Sends the next batch if one is due; false when nothing was sent.
 fn send_one_batch(shared: &Shared, leaving: bool, sent_now: &mut Vec<String>) -> bool {
-    let Some((url, envelope, events)) = next_batch(shared, leaving, sent_now) else {
+    let Some((envelope, events)) = next_batch(shared, leaving, sent_now) else {
         return false;
     };
     let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
@@ -130,27 +177,22 @@ fn send_one_batch(shared: &Shared, leaving: bool, sent_now: &mut Vec<String>) ->
     body.push_str("]}");
 
     let keys: Vec<String> = events.iter().map(key).collect();
-    {
-        let mut tracker = shared.borrow_mut();
-        let delivery = &mut tracker.delivery;
-        delivery.last_sent_at = browser::now();
-        delivery.in_flight.extend(ids.iter().cloned());
-    }
     sent_now.extend(ids.iter().cloned());
-    let answered = shared.clone();
-    browser::fetch(&url, Some(&body), move |status, _| {
-        acknowledge(&answered, &ids, &keys, status);
-    });
+    let mut tracker = shared.borrow_mut();
+    let delivery = &mut tracker.delivery;
+    delivery.last_sent_at = browser::now();
+    delivery.in_flight.extend(ids.iter().cloned());
+    delivery.post("/api/v1/events", &body, Request::Batch { ids, keys });
     true
 }
 
-/// The collector's address, the batch's envelope (all but its events, unclosed)
-/// and its events, if a batch is due.
+/// The batch's envelope (all but its events, unclosed) and its events, if a batch
+/// is due.
 fn next_batch(
     shared: &Shared,
     leaving: bool,
     sent_now: &[String],
-) -> Option<(String, String, Vec<Queued>)> {
+) -> Option<(String, Vec<Queued>)> {
     let tracker = shared.borrow();
     if !tracker.may_send() {
         return None;
@@ -196,8 +238,7 @@ fn next_batch(
             size < MAX_BATCH_BYTES
         })
         .collect();
-    let url = [tracker.endpoint.as_str(), "/api/v1/events"].concat();
-    (!batch.is_empty()).then_some((url, envelope, batch))
+    (!batch.is_empty()).then_some((envelope, batch))
 }
 
 /// Handles the collector's answer to a batch: delivered or refused for good, the

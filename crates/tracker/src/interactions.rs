@@ -1,25 +1,19 @@
 //! What visitors do with the page's elements: clicks on configured behaviours,
-//! links that leave the site or fetch a file, the site's own forms (started,
-//! submitted, abandoned: never a value typed, nothing about password fields), and
-//! the pointer heading for the browser's tabs (exit intent, when a form wants it).
+//! links that leave the site or fetch a file, and the site's own forms (started,
+//! submitted, abandoned: never a value typed, nothing about password fields; the
+//! glue hands over only a form's name).
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use headwater_core::navigation::{LinkKind, classify_link};
-use headwater_core::wire::{
-    MAX_NAME_LENGTH, MAX_URL_LENGTH, clip_bytes, clip_chars, printable, url_path,
-};
+use headwater_core::wire::{MAX_NAME_LENGTH, MAX_URL_LENGTH, clip_bytes, clip_chars, printable};
 use headwater_core::{EventDetail, Trigger};
-use wasm_bindgen::{JsCast, JsValue};
 
-use crate::browser::{self, Element, get, get_number, get_string};
+use crate::browser;
 use crate::config::OverlayTrigger;
 use crate::forms;
 use crate::tracker::{Shared, record};
-
-/// Headwater's own forms carry this attribute; they are not the site's forms.
-const OWN_FORM_ATTRIBUTE: &str = "data-headwater-rendered";
 
 /// Whether a form of the site opens on exit intent, which is then worth watching.
 pub fn wants_exit_intent(shared: &Shared) -> bool {
@@ -31,32 +25,18 @@ pub fn wants_exit_intent(shared: &Shared) -> bool {
     })
 }
 
-/// The pointer left the page upwards, towards the browser's tabs.
-pub fn on_mouse_out(shared: &Shared, event: &JsValue) {
-    let towards_the_tabs = get(event, "relatedTarget").is_null()
-        && get_number(event, "clientY").is_some_and(|y| y <= 0.0);
-    if towards_the_tabs {
-        forms::exit_intent(shared);
-    }
-}
-
-pub fn on_click(shared: &Shared, event: &JsValue) {
+/// A click on the page: a link followed, configured behaviours, overlays.
+pub fn on_click(shared: &Shared) {
     shared.borrow_mut().page.mark_activity();
-    let Some(element) = browser::event_element(event) else {
-        return;
-    };
 
-    let link = element
-        .nearest("a[href]")
-        .map(|link| get_string(&link, "href"))
-        .and_then(|href| {
-            let page = shared.borrow().page.url.clone();
-            let target = String::from(clip_bytes(&href, MAX_URL_LENGTH));
-            match classify_link(&page, &href)? {
-                LinkKind::Outbound => Some(EventDetail::Outbound { target }),
-                LinkKind::Download => Some(EventDetail::Download { target }),
-            }
-        });
+    let link = browser::clicked_link().and_then(|href| {
+        let page = shared.borrow().page.url.clone();
+        let target = String::from(clip_bytes(&href, MAX_URL_LENGTH));
+        match classify_link(&page, &href)? {
+            LinkKind::Outbound => Some(EventDetail::Outbound { target }),
+            LinkKind::Download => Some(EventDetail::Download { target }),
+        }
+    });
     if let Some(link) = link {
         record(shared, link);
     }
@@ -70,7 +50,7 @@ pub fn on_click(shared: &Shared, event: &JsValue) {
                 .behaviours
                 .iter()
                 .filter(|behaviour| match &behaviour.trigger {
-                    Trigger::Click(selector) => element.nearest(selector).is_some(),
+                    Trigger::Click(selector) => browser::target_is_in(selector),
                     _ => false,
                 })
                 .map(|behaviour| behaviour.name.clone())
@@ -80,38 +60,30 @@ pub fn on_click(shared: &Shared, event: &JsValue) {
     for behaviour in clicked {
         record(shared, EventDetail::Click { behaviour });
     }
-    forms::on_click(shared, &element);
+    forms::on_click(shared);
 }
 
-/// The first input into one of the site's forms starts it.
-pub fn on_input(shared: &Shared, event: &JsValue) {
-    let field = get(event, "target");
-    if get_string(&field, "type").eq_ignore_ascii_case("password") {
+/// The visitor typed into one of the site's forms (the first input starts it), or
+/// submitted it. `name` is the form's id, name, the path it posts to, or `form`.
+pub fn on_site_form(shared: &Shared, name: &str, submitted: bool) {
+    let form = printable(clip_chars(name.trim(), MAX_NAME_LENGTH));
+    if submitted {
+        shared.borrow_mut().page.forms_submitted.push(form.clone());
+        record(shared, EventDetail::FormSubmitted { form });
         return;
     }
-    let Some(name) = site_form_name(&get(&field, "form")) else {
-        return;
-    };
     let started = {
         let mut tracker = shared.borrow_mut();
         let page = &mut tracker.page;
-        let first = !page.forms_started.contains(&name);
+        let first = !page.forms_started.contains(&form);
         if first {
-            page.forms_started.push(name.clone());
+            page.forms_started.push(form.clone());
         }
         first
     };
     if started {
-        record(shared, EventDetail::FormStarted { form: name });
+        record(shared, EventDetail::FormStarted { form });
     }
-}
-
-pub fn on_submit(shared: &Shared, event: &JsValue) {
-    let Some(name) = site_form_name(&get(event, "target")) else {
-        return;
-    };
-    shared.borrow_mut().page.forms_submitted.push(name.clone());
-    record(shared, EventDetail::FormSubmitted { form: name });
 }
 
 /// The page view ends: every site form started and not submitted was abandoned.
@@ -131,28 +103,4 @@ pub fn report_abandoned_forms(shared: &Shared) {
     for form in abandoned {
         record(shared, EventDetail::FormAbandoned { form });
     }
-}
-
-/// The name a site's form is reported by: its `id`, its `name`, the path it posts
-/// to, or just `form`. `None` for what is not a form, and for Headwater's own.
-/// Attributes, not properties: `form.id` would be a field named `id`.
-fn site_form_name(form: &JsValue) -> Option<String> {
-    if get_string(form, "tagName") != "FORM" {
-        return None;
-    }
-    let form: &Element = form.unchecked_ref();
-    if form.attribute(OWN_FORM_ATTRIBUTE).is_some() {
-        return None;
-    }
-    let action = form
-        .attribute("action")
-        .filter(|action| !action.is_empty())
-        .map(|_| String::from(url_path(&get_string(form, "action"))));
-    let name = form
-        .attribute("id")
-        .or_else(|| form.attribute("name"))
-        .filter(|name| !name.trim().is_empty())
-        .or(action)
-        .unwrap_or_else(|| String::from("form"));
-    Some(printable(clip_chars(name.trim(), MAX_NAME_LENGTH)))
 }

@@ -1,8 +1,11 @@
-//! Headwater's browser tracker, started by the loader (`js/hw.js`) once the
-//! WebAssembly is compiled.
+//! Headwater's browser tracker, started by its glue (`js/tracker.js`) once the
+//! WebAssembly is compiled. The glue listens to the page and moves facts across;
+//! every decision is made here.
 //!
-//! - [`browser`]: the few browser facilities it uses, wrapped so that none of them
-//!   can throw into the page.
+//! - [`browser`]: what the glue offers: the browser's few facilities, none of
+//!   which can throw into the page.
+//! - [`exports`]: what the glue calls: the page's events, the site's
+//!   configuration, the site's `headwater(...)` calls and the collector's answers.
 //! - [`tracker`]: the state on a page, how events are made, and what the site and
 //!   the visitor allow (consent, Do Not Track).
 //! - [`page`]: page views (single-page navigation included), engaged time, scroll
@@ -11,14 +14,13 @@
 //!   the site's own forms, exit intent.
 //! - [`forms`]: Headwater's forms, inline and as overlays on their triggers.
 //! - [`delivery`]: the persistent queue and its batched delivery.
-//! - [`config`]: the site's configuration as the collector serves it.
+//! - [`config`]: the site's configuration, as the glue hands it over.
 //! - [`api`]: the site's `headwater(...)` calls.
 //!
 //! Everything runs on the page's main thread in small slices: listeners are passive
 //! and do a few field writes; depth is measured and deliveries made once a second.
-//! The crate is `no_std` so that the WebAssembly carries no formatting or panic
-//! machinery: it is part of every page view of every customer site.
-
+//! The crate is `no_std` and has no wasm-bindgen: no formatting, panic or binding
+//! machinery in what is part of every page view of every customer site.
 //!
 //! It is built for `wasm32-unknown-unknown` only (`cargo xtask build-web`); on any
 //! other target it compiles to nothing, so that `cargo build --workspace` works.
@@ -32,15 +34,13 @@ mod api;
 mod browser;
 mod config;
 mod delivery;
+mod exports;
 mod forms;
 mod interactions;
 mod page;
 mod tracker;
 
-use alloc::rc::Rc;
-use core::cell::RefCell;
-
-use wasm_bindgen::prelude::*;
+use core::cell::OnceCell;
 
 /// talc rather than dlmalloc (which std would bring): a third of the size, and
 /// maintained for WebAssembly.
@@ -57,60 +57,14 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// Starts tracking. `options` holds `site` and `endpoint`; `load_form(element,
-/// options_json)` is the loader's function that imports the form bundle and mounts
-/// a form (`element` null: as an overlay). Returns the function that handles
-/// `headwater(...)` calls.
-#[wasm_bindgen]
-pub fn start(options: JsValue, load_form: js_sys::Function) -> JsValue {
-    let site = browser::get_string(&options, "site");
-    let endpoint = browser::get_string(&options, "endpoint");
-    if site.is_empty() || endpoint.is_empty() {
-        browser::warn("headwater: the script tag needs data-site");
-        return browser::callback(|_| {});
-    }
+/// The tracker of this page, made by the glue's first call.
+static TRACKER: PageGlobal = PageGlobal(OnceCell::new());
 
-    let shared = Rc::new(RefCell::new(tracker::Tracker::new(
-        site.clone(),
-        endpoint.clone(),
-        load_form,
-    )));
-    page::start(&shared);
-    fetch_site_config(&shared);
-    let calls = shared.clone();
-    browser::callback(move |arguments| api::handle(&calls, arguments.unchecked_into()))
-}
+/// What lives as long as the page: the module's one tracker.
+struct PageGlobal(OnceCell<tracker::Shared>);
 
-/// Fetches the site's configuration, again a little later if it does not come.
-fn fetch_site_config(shared: &tracker::Shared) {
-    let url = {
-        let tracker = shared.borrow();
-        [
-            tracker.endpoint.as_str(),
-            "/api/v1/sites/",
-            &tracker.site,
-            "/config",
-        ]
-        .concat()
-    };
-    let configured = shared.clone();
-    browser::fetch(&url, None, move |status, response| {
-        if status != 200 {
-            browser::warn("headwater: the site configuration did not load; retrying");
-            retry_later(configured);
-            return;
-        }
-        browser::read_json(&response, move |config| {
-            tracker::configure(&configured, config::SiteConfig::read(&config));
-        });
-    });
-}
-
-/// Until the configuration comes nothing is sent, so it is asked for again.
-fn retry_later(shared: tracker::Shared) {
-    let retry = browser::callback(move |_| fetch_site_config(&shared));
-    browser::set_timeout(retry.unchecked_ref(), CONFIG_RETRY_MS);
-}
-
-/// How long to wait before asking for the site's configuration again.
-const CONFIG_RETRY_MS: i32 = 10_000;
+// SAFETY: WebAssembly without the threads proposal (this crate's only target,
+// built without `atomics`) runs on one thread, so the cell is never shared between
+// threads.
+#[allow(unsafe_code)]
+unsafe impl Sync for PageGlobal {}

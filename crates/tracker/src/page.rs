@@ -3,8 +3,9 @@
 //! time, scroll depth and its milestones, time-on-page and scroll-depth
 //! behaviours, and the page being hidden or left.
 //!
-//! Listeners are passive and do almost nothing: a scroll marks the page as
-//! scrolled, and the depth is measured at the next tick, once a second.
+//! The glue's listeners are passive and the tracker does almost nothing on an
+//! event: a scroll marks the page as scrolled, and the depth is measured at the
+//! next tick, once a second.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -12,19 +13,19 @@ use alloc::vec::Vec;
 use headwater_core::EventDetail;
 use headwater_core::navigation::is_new_page;
 use headwater_core::wire::{MAX_TITLE_LENGTH, clip_chars, printable, url_path};
-use wasm_bindgen::JsValue;
 
-use crate::browser::{self, get, get_string};
+use crate::browser;
 use crate::delivery;
 use crate::interactions;
 use crate::tracker::{Shared, record};
 
 /// A visitor idle for longer than this is reading something else.
 const ACTIVE_WINDOW_MS: i64 = 30_000;
-/// How often engaged time is counted, depth measured and due deliveries made.
-const TICK_MS: i32 = 1_000;
+/// How often the glue calls [`tick`]: engaged time is counted, depth measured and
+/// due deliveries made.
+const TICK_MS: i64 = 1_000;
 /// The gap between ticks counted as engaged at most: a sleeping laptop's is not.
-const MAX_TICK_GAP_MS: i64 = 2 * TICK_MS as i64;
+const MAX_TICK_GAP_MS: i64 = 2 * TICK_MS;
 /// Scroll depths reported as events of their own, in percent.
 const SCROLL_MILESTONES: [u8; 4] = [25, 50, 75, 100];
 
@@ -52,11 +53,7 @@ pub struct Page {
 impl Page {
     /// The page now showing, referred by the document's referrer.
     pub fn new(now: i64) -> Page {
-        Page::at(
-            browser::current_url(),
-            get_string(&browser::document(), "referrer"),
-            now,
-        )
+        Page::at(browser::current_url(), browser::referrer(), now)
     }
 
     fn at(url: String, referrer: String, now: i64) -> Page {
@@ -84,48 +81,15 @@ impl Page {
     }
 }
 
-/// Everything the tracker listens for, all on the window in the capture phase:
-/// events on the document and its elements pass the window first.
-const WATCHED: [&str; 17] = [
-    "pointerdown",
-    "pointermove",
-    "keydown",
-    "touchstart",
-    "wheel",
-    "scroll",
-    "visibilitychange",
-    "pagehide",
-    "pageshow",
-    "online",
-    // What the loader dispatches after `pushState` and `replaceState`; the
-    // browser's own events cover Back, Forward and fragments.
-    "hw:navigate",
-    "popstate",
-    "hashchange",
-    "click",
-    "input",
-    "change",
-    "submit",
-];
-
-/// Records the first page view and starts watching the page.
+/// Records the first page view.
 pub fn start(shared: &Shared) {
     record(shared, page_view());
-    let listening = shared.clone();
-    let listener = browser::callback(move |event| dispatch(&listening, &event));
-    let window = browser::window();
-    for kind in WATCHED {
-        browser::listen(&window, kind, &listener);
-    }
-    shared.borrow_mut().listener = listener;
-    let ticking = shared.clone();
-    browser::every(TICK_MS, move |_| tick(&ticking));
 }
 
-/// One listener for every event: a single closure keeps the WebAssembly small.
-fn dispatch(shared: &Shared, event: &JsValue) {
-    let kind = get_string(event, "type");
-    match kind.as_str() {
+/// What the glue's one listener heard, by the event's type; activity, clicks and
+/// forms have calls of their own.
+pub fn dispatch(shared: &Shared, kind: &str) {
+    match kind {
         "scroll" => {
             let mut tracker = shared.borrow_mut();
             tracker.page.scrolled = true;
@@ -142,26 +106,23 @@ fn dispatch(shared: &Shared, event: &JsValue) {
             end_page(shared);
             delivery::flush(shared, true);
         }
-        "pageshow" if get(event, "persisted") == JsValue::TRUE => {
-            shared.borrow_mut().page = Page::new(browser::now());
-            record(shared, page_view());
-        }
         "online" => delivery::flush(shared, false),
         "hw:navigate" | "popstate" | "hashchange" => navigate(shared),
-        "click" => interactions::on_click(shared, event),
-        "input" | "change" => interactions::on_input(shared, event),
-        "submit" => interactions::on_submit(shared, event),
-        "mouseout" => interactions::on_mouse_out(shared, event),
         _ => shared.borrow_mut().page.mark_activity(),
     }
+}
+
+/// The page came back from the back/forward cache: a new page view.
+pub fn restored(shared: &Shared) {
+    shared.borrow_mut().page = Page::new(browser::now());
+    record(shared, page_view());
 }
 
 /// What needs the configuration to watch: exit intent, only for sites with a
 /// form that opens on it.
 pub fn watch_configured(shared: &Shared) {
     if interactions::wants_exit_intent(shared) {
-        let listener = shared.borrow().listener.clone();
-        browser::listen(&browser::window(), "mouseout", &listener);
+        browser::listen_for_exit_intent();
     }
 }
 
@@ -206,7 +167,7 @@ fn begin_page(shared: &Shared, url: String) {
 }
 
 fn page_view() -> EventDetail {
-    let title = get_string(&browser::document(), "title");
+    let title = browser::title();
     EventDetail::PageView {
         title: printable(clip_chars(title.trim(), MAX_TITLE_LENGTH)),
     }
@@ -220,7 +181,7 @@ impl Page {
 
 /// Once a second: counts engaged time, measures depth after a scroll, reports
 /// behaviours reached, and makes deliveries that are due.
-fn tick(shared: &Shared) {
+pub fn tick(shared: &Shared) {
     let now = browser::now();
     let visible = browser::is_visible();
     let scrolled = {

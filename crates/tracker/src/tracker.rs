@@ -6,19 +6,15 @@
 //! wait in memory, and move to storage (or are sent, or dropped) once the tracker
 //! knows what the site and the visitor allow.
 
-use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use headwater_core::profile::BehaviourTally;
 use headwater_core::session::is_current;
 use headwater_core::wire::{MAX_URL_LENGTH, after_byte, clip_bytes, is_id, until_any};
 use headwater_core::{EngagementProfile, Event, EventDetail};
-use js_sys::Function;
-use wasm_bindgen::{JsCast, JsValue};
 
-use crate::browser::{self, get, get_number, items};
+use crate::browser;
 use crate::config::{Consent, SiteConfig};
 use crate::delivery::{self, Delivery, Queued};
 use crate::forms;
@@ -33,19 +29,18 @@ const DEBUG_KEY: &str = "hw.debug";
 const DEBUG_LOG_KEY: &str = "hw.debug.produced";
 
 /// The tracker, shared by its listeners.
-pub type Shared = Rc<RefCell<Tracker>>;
+pub type Shared = RefCell<Tracker>;
 
 pub struct Tracker {
     pub site: String,
-    /// The Headwater server, e.g. `https://headwater.example.com`.
-    pub endpoint: String,
-    pub load_form: Function,
     pub status: Status,
     /// Empty while unknown, and for a tracker that keeps nothing in storage.
     pub visitor_id: String,
     /// The session as this page knows it: its id and its last event's time.
     session: (String, i64),
     pub config: Option<SiteConfig>,
+    /// The configuration as the glue hands it over, piece by piece.
+    pub incoming: SiteConfig,
     pub profile: EngagementProfile,
     /// Events recorded before the behaviours they may match were known.
     unprofiled: Vec<Event>,
@@ -53,8 +48,6 @@ pub struct Tracker {
     pub delivery: Delivery,
     /// A consent call made before the configuration arrived.
     consent_call: Option<bool>,
-    /// The one listener for every event the tracker watches.
-    pub listener: JsValue,
     /// Overlays opened on this page, by form id.
     pub overlays_shown: Vec<String>,
     debug: bool,
@@ -75,25 +68,23 @@ pub enum Status {
 }
 
 impl Tracker {
-    pub fn new(site: String, endpoint: String, load_form: Function) -> Tracker {
+    pub fn new(site: String) -> Tracker {
         Tracker {
             site,
-            endpoint,
-            load_form,
             status: Status::Waiting,
             visitor_id: String::new(),
             session: (String::new(), 0),
             config: None,
+            incoming: SiteConfig::default(),
             // What earlier pages saw. Reading what was stored with the visitor's
             // leave is allowed before the mode is known; nothing is written until then.
             profile: browser::load(PROFILE_KEY)
-                .and_then(|text| read_profile(&text))
+                .and_then(|text| EngagementProfile::from_storage(&text))
                 .unwrap_or_default(),
             unprofiled: Vec::new(),
             page: Page::new(browser::now()),
             delivery: Delivery::new(browser::now()),
             consent_call: None,
-            listener: JsValue::UNDEFINED,
             overlays_shown: Vec::new(),
             debug: browser::load(DEBUG_KEY).as_deref() == Some("1"),
         }
@@ -317,38 +308,8 @@ fn parse_session(text: &str) -> Option<(&str, i64)> {
 
 fn save_profile(tracker: &Tracker) {
     if tracker.persists() {
-        browser::save(PROFILE_KEY, &tracker.profile.to_json());
+        browser::save(PROFILE_KEY, &tracker.profile.to_storage());
     }
-}
-
-/// Reads a profile stored by [`save_profile`].
-fn read_profile(text: &str) -> Option<EngagementProfile> {
-    let stored = browser::parse_json(text)?;
-    let number = |value: &JsValue, name: &str| get_number(value, name).unwrap_or(0.0);
-    let mut profile = EngagementProfile {
-        pages_seen: number(&stored, "pages_seen") as u32,
-        engaged_ms: number(&stored, "engaged_ms") as u64,
-        deepest_scroll: number(&stored, "deepest_scroll") as u8,
-        ..EngagementProfile::default()
-    };
-    let behaviours = get(&stored, "behaviours");
-    for name in items(&js_sys::Object::keys::<JsValue>(behaviours.unchecked_ref()).into()) {
-        let Some(name) = name.as_string() else {
-            continue;
-        };
-        let tally = get(&behaviours, &name);
-        let tally = BehaviourTally {
-            count: number(&tally, "count") as u32,
-            points: number(&tally, "points") as i64,
-            occurrences: items(&get(&tally, "occurrences"))
-                .iter()
-                .filter_map(JsValue::as_f64)
-                .map(|at| at as i64)
-                .collect(),
-        };
-        profile.behaviours.insert(name, tally);
-    }
-    Some(profile)
 }
 
 /// With `localStorage['hw.debug'] = '1'`, every event is logged to the console and
@@ -363,5 +324,5 @@ fn log_for_debugging(event: &Event) {
     let separator = if earlier.trim().is_empty() { "" } else { "," };
     let log = ["[", earlier, separator, "\"", &event.id, "\"]"].concat();
     browser::save(DEBUG_LOG_KEY, &log);
-    browser::log("headwater event", event.detail.kind());
+    browser::log(event.detail.kind());
 }
