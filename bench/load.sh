@@ -6,6 +6,10 @@
 #
 #   bench/load.sh [seconds per run, default 20] [connections, default 32]
 #
+# HEADWATER_BIN runs a prebuilt server instead of building this tree (to compare
+# two builds in alternating runs); BENCH_BACKENDS ("sqlite", "postgres" or both,
+# the default) and BENCH_EVENTS ("1 10" by default) pick the runs.
+#
 # Needs wrk (apt-get install wrk) and, for the PostgreSQL runs, the local server
 # on 127.0.0.1:5432 (HEADWATER_BENCH_POSTGRES to use another).
 set -euo pipefail
@@ -15,7 +19,10 @@ connections="${2:-32}"
 postgres_admin="${HEADWATER_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
-cargo build --quiet --release --package headwater-server
+server_bin="${HEADWATER_BIN:-./target/release/headwater}"
+backends="${BENCH_BACKENDS:-sqlite postgres}"
+per_request_runs="${BENCH_EVENTS:-1 10}"
+[ -n "${HEADWATER_BIN:-}" ] || cargo build --quiet --release --package headwater-server
 work="$(mktemp -d)"
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 # The demo configuration, with limits lifted: one load generator is one address.
@@ -30,7 +37,7 @@ PY
 
 run() { # backend database-url events-per-request
   local backend="$1" database="$2" per_request="$3"
-  RUST_LOG=warn ./target/release/headwater serve --config "$work/config.toml" \
+  RUST_LOG=warn "$server_bin" serve --config "$work/config.toml" \
     --listen 127.0.0.1:18080 --database "$database" >"$work/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:18080/readyz >/dev/null && break; sleep 0.1; done
@@ -57,11 +64,13 @@ run() { # backend database-url events-per-request
     "$backend" "$per_request" "$rps" "$(echo "$rps * $per_request" | bc)" "$stored" "$duration" "$p50" "$p99" "$peak" "${non2xx:-0}" "$ceiling"
 }
 
-for per_request in 1 10; do
-  run sqlite "sqlite://$work/bench-$per_request.db" "$per_request"
-done
-if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
-  for per_request in 1 10; do
+if [[ " $backends " == *" sqlite "* ]]; then
+  for per_request in $per_request_runs; do
+    run sqlite "sqlite://$work/bench-$per_request.db" "$per_request"
+  done
+fi
+if [[ " $backends " == *" postgres "* ]] && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  for per_request in $per_request_runs; do
     name="headwater_bench_$$_$per_request"
     psql -q "$postgres_admin" -c "CREATE DATABASE $name"
     run postgres "${postgres_admin%/*}/$name" "$per_request"

@@ -1,9 +1,10 @@
 //! Group commit for the collector. Every accepted batch goes to a writer task,
 //! which takes all the batches waiting at that moment and writes them in one
-//! transaction with a few set-based statements: one update of the visitors seen
-//! (which also answers their contacts, whether those are identified, and the
-//! visitors' kept touches), one multi-row insert of the events, one update of the
-//! visitors' touches, and an evaluation of the identified contacts only. Each request is answered
+//! transaction with a few set-based statements: one read of the visitors seen
+//! (their contacts, whether those are identified, the visitors' kept touches,
+//! address and `last_seen`), one multi-row insert of the events, one update of
+//! the visitors whose kept columns change (touches, address, `last_seen` once a
+//! minute), and an evaluation of the identified contacts only. Each request is answered
 //! after that commit, so an acknowledged event survives a crash; a busy site pays
 //! for one commit per group instead of one per request.
 //!
@@ -176,7 +177,7 @@ impl Writer {
     /// Writes the group's batches in one transaction; what each batch did, in order.
     async fn write_group(&self, group: &[Job]) -> anyhow::Result<Vec<Written>> {
         let now = group.iter().map(|job| job.now).max().unwrap_or_default();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_write_first().await?;
 
         // A visitor first seen here is attributed to its first event in the group.
         let mut visitors: BTreeMap<(&str, &str), attribution::Touch> = BTreeMap::new();
@@ -203,7 +204,7 @@ impl Writer {
             })
             .collect();
         let inserted = events::insert_new(&mut tx, &rows).await?;
-        note_visits(&mut tx, group, &seen, &inserted).await?;
+        note_visits(&mut tx, group, &seen, &inserted, now).await?;
 
         // The first occurrence of an inserted id is the stored one; any other
         // occurrence, in this group or before it, is a duplicate. Only identified
@@ -261,21 +262,29 @@ impl Writer {
 }
 
 /// What the group brings to each visitor: the campaign touches of the page views
-/// stored now (in the order the batches came) and what the site keeps of the
-/// visitor's latest address. Noted in one statement for the whole group.
+/// stored now (in the order the batches came), what the site keeps of the
+/// visitor's latest address, and that it was seen at `now`. Noted in one
+/// statement for the whole group, on the visitors whose kept columns change.
 async fn note_visits(
     tx: &mut crate::store::Tx,
     group: &[Job],
     seen: &HashMap<(&str, &str), contacts::SeenVisitor>,
     inserted: &HashSet<&str>,
+    now: i64,
 ) -> anyhow::Result<()> {
     let mut visits: BTreeMap<(&str, &str), visitors::Visit> = BTreeMap::new();
     for job in group {
         let batch = &job.batch;
         let key = (batch.site.as_str(), batch.visitor_id.as_str());
-        let visit = visits.entry(key).or_insert_with(|| visitors::Visit {
-            kept: seen[&key].touches.clone(),
-            ..visitors::Visit::default()
+        let visit = visits.entry(key).or_insert_with(|| {
+            let visitor = &seen[&key];
+            visitors::Visit {
+                kept: visitor.touches.clone(),
+                kept_address: visitor.address.clone(),
+                kept_last_seen: visitor.last_seen,
+                seen_at: now,
+                ..visitors::Visit::default()
+            }
         });
         let touches = batch
             .events
@@ -296,12 +305,15 @@ async fn note_visits(
 
 /// The first job and whatever else is waiting, within the group's limits.
 ///
-/// FIXME: every group commit rewrites each page it touched (the visitors' rows,
-/// the events-by-visitor index, the events), about 10 KB per event on SQLite,
-/// and with 32 clients groups hold about 15 batches: the collector stays well
-/// short of issue 6's 50,000 events a second. Fewer commits (waiting a moment
-/// for more batches when a group is small) or fewer pages per commit (not
-/// rewriting a visitor's row for every batch) would close the gap.
+/// FIXME: the collector stays well short of issue 6's 50,000 events a second.
+/// A visitor's row is no longer rewritten for every batch, but each event still
+/// lands in two random pages (the events' id index and the events-by-visitor
+/// index), and each group costs its statements' round trips to sqlx's SQLite
+/// thread and their parsing: about 130 us of CPU per one-event request on two
+/// shared cores. Waiting a moment for more batches, a larger SQLite cache and
+/// rarer checkpoints measured no better (README, Benchmarks). Closing the gap
+/// needs a cheaper path per event (statements prepared once per group shape, no
+/// `Any` conversion), not more batching.
 fn take_group(first: Job, receiver: &mut mpsc::UnboundedReceiver<Job>) -> Vec<Job> {
     let mut events = first.batch.events.len();
     let mut group = vec![first];

@@ -246,6 +246,22 @@ async fn addresses_are_kept_only_as_the_site_allows(backend: Backend) {
         let kept = column(&bench, "SELECT address FROM visitors").await;
         assert_eq!(kept, [expected], "{policy:?} {address}");
     }
+    // The row is written only when what is kept changes: the same address again
+    // leaves it, another one moves it.
+    let moving = bench_with(backend, |config| {
+        config.sites[0].privacy.store_ip = IpStorage::Truncated
+    })
+    .await;
+    for (address, expected) in [
+        ("203.0.113.77", "203.0.113.0"),
+        ("203.0.113.78", "203.0.113.0"),
+        ("198.51.100.9", "198.51.100.0"),
+    ] {
+        let body = batch(VISITOR, vec![page_view("/", "", now())]);
+        post_from(&moving, address, CHROME, &[], "/api/v1/events", &body).await;
+        let kept = column(&moving, "SELECT address FROM visitors").await;
+        assert_eq!(kept, [Some(expected.to_owned())], "after {address}");
+    }
     let hashing = bench_with(backend, |config| {
         config.sites[0].privacy.store_ip = IpStorage::Hashed
     })

@@ -115,12 +115,18 @@ pub struct SeenVisitor {
     /// definition to evaluate.
     pub identified: bool,
     pub touches: KeptTouches,
+    /// When the visitor was last marked seen (to the minute: see
+    /// [`super::visitors::LAST_SEEN_RESOLUTION_MS`]).
+    pub last_seen: i64,
+    /// What is kept of its latest address, if anything.
+    pub address: Option<String>,
 }
 
 /// The contacts of these (site, visitor) pairs with what the collector needs of
 /// each visitor, creating each visitor not seen before with a contact in the
-/// Inquiry stage (attributed to the visitor's touch), and marking every one seen
-/// at `now`. Known visitors cost one statement for the whole group. Takes the
+/// Inquiry stage (attributed to the visitor's touch). Known visitors cost one
+/// read for the whole group and are not written here: the collector notes their
+/// `last_seen` with their touches (`visitors::note_visits`). Takes the
 /// visitors' locks in order, so that writers sharing a PostgreSQL database never
 /// deadlock on them.
 pub async fn contacts_of_visitors<'a>(
@@ -142,20 +148,20 @@ pub async fn contacts_of_visitors<'a>(
     }
     for (site_id, visitor_ids) in by_site {
         for chunk in visitor_ids.chunks(MAX_IDS_PER_STATEMENT) {
-            // Under the visitors' locks, so the contact each one has cannot change
-            // until the group commits.
+            // Under the visitors' locks (and on SQLite inside the one write
+            // transaction), so the contact each one has cannot change until the group
+            // commits. A read writes no page.
             let sql = format!(
-                "UPDATE visitors SET last_seen = {} WHERE site_id = {} AND id IN {}
-                 RETURNING id, contact_id, first_touch_at, last_touch,
+                "SELECT id, contact_id, first_touch_at, last_touch, last_seen, address,
                      CAST(CASE WHEN EXISTS (SELECT 1 FROM contacts c
                                             WHERE c.id = visitors.contact_id
                                               AND c.email IS NOT NULL)
-                          THEN 1 ELSE 0 END AS BIGINT) AS identified",
+                          THEN 1 ELSE 0 END AS BIGINT) AS identified
+                 FROM visitors WHERE site_id = {} AND id IN {}",
                 super::placeholder(backend, 1),
-                super::placeholder(backend, 2),
-                super::placeholders(backend, 3, 1, chunk.len())
+                super::placeholders(backend, 2, 1, chunk.len())
             );
-            let mut query = sqlx::query(&sql).persistent(false).bind(now).bind(site_id);
+            let mut query = sqlx::query(&sql).persistent(false).bind(site_id);
             for visitor_id in chunk {
                 query = query.bind(*visitor_id);
             }
@@ -172,6 +178,8 @@ pub async fn contacts_of_visitors<'a>(
                         first_at: row.try_get("first_touch_at")?,
                         last: last_touch.and_then(|text| serde_json::from_str(text).ok()),
                     },
+                    last_seen: row.try_get("last_seen")?,
+                    address: row.try_get("address")?,
                 };
                 seen.insert((site_id, visitor), visitor_state);
             }
@@ -187,6 +195,7 @@ pub async fn contacts_of_visitors<'a>(
             contact_of_visitor(connection, site_id, visitor_id, Some(touch), now).await?;
         let new_visitor = SeenVisitor {
             contact_id,
+            last_seen: now,
             ..SeenVisitor::default()
         };
         seen.insert((site_id, visitor_id), new_visitor);

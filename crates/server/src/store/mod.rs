@@ -123,6 +123,17 @@ impl Store {
         self.writer.begin().await
     }
 
+    /// Starts a write transaction that holds SQLite's write lock from its first
+    /// statement. The collector reads its visitors before it writes: in a deferred
+    /// transaction another process (the CLI, a backup) committing in between would
+    /// make the first write fail at once instead of waiting its turn.
+    pub async fn begin_write_first(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
+        }
+    }
+
     /// The pool for reads.
     pub fn reader(&self) -> &AnyPool {
         &self.reader
