@@ -396,7 +396,24 @@ async fn a_resent_batch_is_stored_once(backend: Backend) {
         (status, again),
         (StatusCode::OK, json!({"accepted": 0, "duplicates": 2}))
     );
-    assert_eq!(bench.count("events").await, 2);
+
+    // A batch holding a stored id among new ones: only the new ones are stored,
+    // and the reply says so.
+    let mixed = batch(
+        VISITOR,
+        vec![
+            page_view("55555555-5555-4555-8555-555555555555"),
+            page_view("44444444-4444-4444-8444-444444444444"),
+            page_view("66666666-6666-4666-8666-666666666666"),
+        ],
+    )
+    .to_string();
+    let (status, mixed) = bench.post("/api/v1/events", mixed).await;
+    assert_eq!(
+        (status, mixed),
+        (StatusCode::OK, json!({"accepted": 2, "duplicates": 1}))
+    );
+    assert_eq!(bench.count("events").await, 4);
     assert_eq!(bench.count("contacts").await, 1);
 }
 
