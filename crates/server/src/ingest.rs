@@ -309,7 +309,7 @@ async fn note_visits(
 /// A visitor's row is no longer rewritten for every batch, but each event still
 /// lands in two random pages (the events' id index and the events-by-visitor
 /// index), and each group costs its statements' round trips to sqlx's SQLite
-/// thread and their parsing: about 130 us of CPU per one-event request on two
+/// thread and their parsing: about 100 us of CPU per one-event request on two
 /// shared cores. Waiting a moment for more batches, a larger SQLite cache and
 /// rarer checkpoints measured no better (README, Benchmarks). Closing the gap
 /// needs a cheaper path per event (statements prepared once per group shape, no
