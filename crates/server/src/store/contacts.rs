@@ -150,16 +150,23 @@ pub async fn contacts_of_visitors<'a>(
         for chunk in visitor_ids.chunks(MAX_IDS_PER_STATEMENT) {
             // Under the visitors' locks (and on SQLite inside the one write
             // transaction), so the contact each one has cannot change until the group
-            // commits. A read writes no page.
+            // commits. A read rewrites no row. On PostgreSQL the rows are locked too,
+            // as the update that used to mark them seen did: a visitor that an
+            // identification is moving with its whole contact (not under this
+            // visitor's lock) is read as that identification commits it.
             let sql = format!(
                 "SELECT id, contact_id, first_touch_at, last_touch, last_seen, address,
                      CAST(CASE WHEN EXISTS (SELECT 1 FROM contacts c
                                             WHERE c.id = visitors.contact_id
                                               AND c.email IS NOT NULL)
                           THEN 1 ELSE 0 END AS BIGINT) AS identified
-                 FROM visitors WHERE site_id = {} AND id IN {}",
+                 FROM visitors WHERE site_id = {} AND id IN {}{}",
                 super::placeholder(backend, 1),
-                super::placeholders(backend, 2, 1, chunk.len())
+                super::placeholders(backend, 2, 1, chunk.len()),
+                match backend {
+                    super::Backend::Postgres => " FOR UPDATE",
+                    super::Backend::Sqlite => "",
+                }
             );
             let mut query = sqlx::query(&sql).persistent(false).bind(site_id);
             for visitor_id in chunk {
