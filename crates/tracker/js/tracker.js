@@ -99,6 +99,11 @@ export async function start({ site, endpoint, module }, loadForm) {
 
   // What says the visitor is here: frequent, so it crosses without any text.
   const activity = ['pointerdown', 'pointermove', 'keydown', 'touchstart', 'wheel'];
+  // The page's events the tracker handles by their place in this list (the order of
+  // `PageEvent` in crates/tracker/src/page.rs). `hw:navigate` is what the loader
+  // dispatches after pushState and replaceState.
+  const pageEvents = ['scroll', 'visibilitychange', 'pagehide', 'online', 'hw:navigate',
+    'popstate', 'hashchange'];
 
   function listener(event) {
     const type = event.type, element = event.target;
@@ -120,8 +125,7 @@ export async function start({ site, endpoint, module }, loadForm) {
         wasm.site_form(type == 'submit');
       }
     } else {
-      give(type);
-      wasm.happened();
+      wasm.happened(pageEvents.indexOf(type));
     }
   }
 
@@ -168,9 +172,8 @@ export async function start({ site, endpoint, module }, loadForm) {
   if (!wasm.start()) return () => {};
   // Everything the tracker listens for, on the window in the capture phase
   // (events on the document and its elements pass it first), passively.
-  // `hw:navigate` is what the loader dispatches after pushState and replaceState.
-  for (const type of [...activity, 'scroll', 'visibilitychange', 'pagehide', 'pageshow',
-    'online', 'hw:navigate', 'popstate', 'hashchange', 'click', 'input', 'change', 'submit']) {
+  for (const type of [...activity, ...pageEvents, 'pageshow', 'click', 'input', 'change',
+    'submit']) {
     w.addEventListener(type, listener, { passive: true, capture: true });
   }
   setInterval(wasm.tick, 1000);

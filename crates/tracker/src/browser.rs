@@ -99,12 +99,16 @@ pub fn remove(key: &str) {
 
 /// The keys in storage that start with `prefix`.
 pub fn stored_keys(prefix: &str) -> Vec<String> {
-    take(imported::keys(prefix.as_ptr(), prefix.len()))
+    let mut keys = Vec::new();
+    for key in take(imported::keys(prefix.as_ptr(), prefix.len()))
         .unwrap_or_default()
         .split('\n')
-        .filter(|key| !key.is_empty())
-        .map(String::from)
-        .collect()
+    {
+        if !key.is_empty() {
+            keys.push(String::from(key));
+        }
+    }
+    keys
 }
 
 /// POSTs `body` to the collector's `path` as plain text with `keepalive`, so that

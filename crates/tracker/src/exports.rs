@@ -38,11 +38,11 @@ pub extern "C" fn active() {
     with_tracker(|shared| shared.borrow_mut().page.mark_activity());
 }
 
-/// Another event the page fired, its type handed over.
+/// Another event the page fired, by its place in the glue's list of page events
+/// (see [`page::PageEvent`]).
 #[unsafe(no_mangle)]
-pub extern "C" fn happened() {
-    let kind = browser::next_text().unwrap_or_default();
-    with_tracker(|shared| page::dispatch(shared, &kind));
+pub extern "C" fn happened(kind: u32) {
+    with_tracker(|shared| page::dispatch(shared, page::PageEvent::numbered(kind)));
 }
 
 /// The page came back from the back/forward cache.
