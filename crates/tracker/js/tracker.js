@@ -131,24 +131,27 @@ export async function start({ site, endpoint, module }, loadForm) {
 
   function configure(config) {
     forms = config.forms || [];
+    // Settings that are one of a few names cross as their place in a list (see
+    // crates/tracker/src/config.rs); -1 for none of them.
+    const triggers = ['click', 'page', 'event', 'time_on_page', 'scroll_depth'];
     for (const behaviour of config.behaviours || []) {
-      const trigger = ['click', 'page', 'event', 'time_on_page', 'scroll_depth']
-        .find((name) => behaviour[name] != null);
-      const value = behaviour[trigger] || {};
-      give(behaviour.name, trigger, typeof value == 'string' ? value : value.page);
-      wasm.behaviour(value.seconds ?? value.percent, behaviour.points, behaviour.limit ?? 1);
+      const trigger = triggers.findIndex((name) => behaviour[name] != null);
+      const value = behaviour[triggers[trigger]] || {};
+      give(behaviour.name, typeof value == 'string' ? value : value.page);
+      wasm.behaviour(trigger, value.seconds ?? value.percent, behaviour.points,
+        behaviour.limit ?? 1);
     }
     for (const form of forms) {
       const display = form.display || {}, trigger = display.trigger || {};
       const engagement = trigger.engagement || {};
-      const opens = display.mode != 'overlay' ? '' : trigger.click != null ? 'click'
-        : trigger.exit_intent ? 'exit_intent' : trigger.engagement ? 'engagement' : '';
-      give(form.id, opens, trigger.click);
-      wasm.form(engagement.points, engagement.pages_seen, engagement.engaged_seconds);
+      const opens = display.mode != 'overlay' ? 0 : trigger.click != null ? 1
+        : trigger.exit_intent ? 2 : trigger.engagement ? 3 : 0;
+      give(form.id, trigger.click);
+      wasm.form(opens, engagement.points, engagement.pages_seen, engagement.engaged_seconds);
     }
     const privacy = config.privacy || {};
-    give(privacy.consent);
-    wasm.configure(privacy.respect_do_not_track !== false, config.hash_routing === true);
+    wasm.configure(['required', 'cookieless'].indexOf(privacy.consent) + 1,
+      privacy.respect_do_not_track !== false, config.hash_routing === true);
   }
 
   // Until the configuration comes nothing is sent, so it is asked for again.

@@ -65,12 +65,7 @@ impl Page {
             unreported_ms: 0,
             deepest_scroll: depth,
             reported_scroll: 0,
-            milestone: SCROLL_MILESTONES
-                .iter()
-                .copied()
-                .filter(|&milestone| milestone <= depth)
-                .max()
-                .unwrap_or(0),
+            milestone: depth / 25 * 25,
             scrolled: false,
             last_activity: now,
             last_tick: now,
