@@ -47,9 +47,9 @@ const PACKAGE_JSON: &str = r#"{
 /// trackers (Plausible, Umami) cost a page.
 const FIRST_TRANSFER_GOAL: usize = 10 * 1024;
 /// What the build refuses to grow past: today's size and a little room.
-// FIXME: this is a ratchet at 17.9 KB, not the 10 KB goal; lower it with each
+// FIXME: this is a ratchet at 17.6 KB, not the 10 KB goal; lower it with each
 // saving (see the README's known limits for where the bytes go).
-const FIRST_TRANSFER_CEILING: usize = 18_000;
+const FIRST_TRANSFER_CEILING: usize = 17_700;
 
 /// wasm-opt's passes for the tracker: flattening and rebuilding its control flow
 /// (`--rereloop`) before two rounds of `-Oz` gives 150 bytes less (brotli) than
@@ -98,7 +98,13 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
         let glue = pkg.join(format!("{stem}.js"));
         if optimize(root, &wasm, &FORM_PASSES)? && !keep_names() {
             let wasm_opt = root.join("node_modules/.bin/wasm-opt");
-            minify::import_and_export_names(&wasm_opt, &WASM_FEATURES, &wasm, &glue)?;
+            minify::import_and_export_names(
+                &wasm_opt,
+                &WASM_FEATURES,
+                &wasm,
+                &glue,
+                minify::GlueNames::Identifiers,
+            )?;
         }
         minify::javascript(root, &glue, true)?;
     }
@@ -122,9 +128,18 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
 fn tracker(root: &Path, built: &Path, pkg: &Path) -> anyhow::Result<()> {
     let wasm = pkg.join("headwater_tracker.wasm");
     fs::copy(built.join("headwater_tracker.wasm"), &wasm)?;
-    optimize(root, &wasm, &TRACKER_PASSES)?;
     let glue = pkg.join("headwater_tracker.js");
     fs::copy(root.join("crates/tracker/js/tracker.js"), &glue)?;
+    if optimize(root, &wasm, &TRACKER_PASSES)? && !keep_names() {
+        let wasm_opt = root.join("node_modules/.bin/wasm-opt");
+        minify::import_and_export_names(
+            &wasm_opt,
+            &WASM_FEATURES,
+            &wasm,
+            &glue,
+            minify::GlueNames::Quoted,
+        )?;
+    }
     minify::javascript(root, &glue, true)
 }
 

@@ -45,7 +45,7 @@ mod tracker;
 use core::cell::OnceCell;
 
 /// A few hundred bytes of allocator of our own (see [`allocator`]), rather than
-/// talc (2 KB) or dlmalloc (which std would bring, 6 KB).
+/// talc (2 KB of this module's WebAssembly) or dlmalloc, which std would bring.
 #[global_allocator]
 static ALLOCATOR: allocator::Allocator = allocator::Allocator::new();
 
