@@ -47,9 +47,9 @@ const PACKAGE_JSON: &str = r#"{
 /// trackers (Plausible, Umami) cost a page.
 const FIRST_TRANSFER_GOAL: usize = 10 * 1024;
 /// What the build refuses to grow past: today's size and a little room.
-// FIXME: this is a ratchet at 17.6 KB, not the 10 KB goal; lower it with each
+// FIXME: this is a ratchet at 17.5 KB, not the 10 KB goal; lower it with each
 // saving (see the README's known limits for where the bytes go).
-const FIRST_TRANSFER_CEILING: usize = 17_700;
+const FIRST_TRANSFER_CEILING: usize = 17_600;
 
 /// wasm-opt's passes for the tracker: flattening and rebuilding its control flow
 /// (`--rereloop`) before two rounds of `-Oz` gives 150 bytes less (brotli) than

@@ -14,7 +14,7 @@ use alloc::string::String;
 
 use headwater_core::json::JsonObject;
 use headwater_core::wire::{
-    MAX_NAME_LENGTH, MAX_PROPERTIES, MAX_PROPERTY_LENGTH, clip_chars, printable,
+    MAX_NAME_LENGTH, MAX_PROPERTIES, MAX_PROPERTY_LENGTH, clipped_printable,
 };
 use headwater_core::{EventDetail, NameMap};
 
@@ -36,7 +36,7 @@ pub fn handle(shared: &Shared, flag: bool) {
         "track" => match name {
             Some(name) if !name.trim().is_empty() => {
                 let detail = EventDetail::Custom {
-                    name: printable(clip_chars(name.trim(), MAX_NAME_LENGTH)),
+                    name: clipped_printable(name.trim(), MAX_NAME_LENGTH),
                     properties,
                 };
                 record(shared, detail);
@@ -56,8 +56,8 @@ fn properties() -> NameMap<String> {
     while let (Some(key), Some(value)) = (browser::next_text(), browser::next_text()) {
         if properties.len() < MAX_PROPERTIES {
             properties.insert(
-                printable(clip_chars(&key, MAX_NAME_LENGTH)),
-                printable(clip_chars(&value, MAX_PROPERTY_LENGTH)),
+                clipped_printable(&key, MAX_NAME_LENGTH),
+                clipped_printable(&value, MAX_PROPERTY_LENGTH),
             );
         }
     }

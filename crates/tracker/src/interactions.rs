@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use headwater_core::navigation::{LinkKind, classify_link};
-use headwater_core::wire::{MAX_NAME_LENGTH, MAX_URL_LENGTH, clip_bytes, clip_chars, printable};
+use headwater_core::wire::{MAX_NAME_LENGTH, MAX_URL_LENGTH, clip_bytes, clipped_printable};
 use headwater_core::{EventDetail, Trigger};
 
 use crate::browser;
@@ -60,7 +60,7 @@ pub fn on_click(shared: &Shared) {
 /// The visitor typed into one of the site's forms (the first input starts it), or
 /// submitted it. `name` is the form's id, name, the path it posts to, or `form`.
 pub fn on_site_form(shared: &Shared, name: &str, submitted: bool) {
-    let form = printable(clip_chars(name.trim(), MAX_NAME_LENGTH));
+    let form = clipped_printable(name.trim(), MAX_NAME_LENGTH);
     if submitted {
         shared.borrow_mut().page.forms_submitted.push(form.clone());
         record(shared, EventDetail::FormSubmitted { form });

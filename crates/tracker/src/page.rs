@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use headwater_core::EventDetail;
 use headwater_core::navigation::is_new_page;
-use headwater_core::wire::{MAX_TITLE_LENGTH, clip_chars, printable, url_path};
+use headwater_core::wire::{MAX_TITLE_LENGTH, clipped_printable, url_path};
 
 use crate::browser;
 use crate::delivery;
@@ -189,7 +189,7 @@ fn begin_page(shared: &Shared, url: String) {
 fn page_view() -> EventDetail {
     let title = browser::title();
     EventDetail::PageView {
-        title: printable(clip_chars(title.trim(), MAX_TITLE_LENGTH)),
+        title: clipped_printable(title.trim(), MAX_TITLE_LENGTH),
     }
 }
 
