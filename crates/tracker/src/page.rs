@@ -120,6 +120,8 @@ pub fn dispatch(shared: &Shared, event: PageEvent) {
             shared.borrow_mut().page.last_tick = browser::now();
         }
         PageEvent::VisibilityChange => {
+            // The page is hidden now; the time since the last tick was visible.
+            accrue_time(shared, true);
             report_engagement(shared);
             delivery::flush(shared, true);
         }
@@ -202,24 +204,28 @@ impl Page {
 /// Once a second: counts engaged time, measures depth after a scroll, reports
 /// behaviours reached, and makes deliveries that are due.
 pub fn tick(shared: &Shared) {
-    let now = browser::now();
-    let visible = browser::is_visible();
-    let scrolled = {
-        let mut tracker = shared.borrow_mut();
-        let page = &mut tracker.page;
-        let gap = (now - page.last_tick).clamp(0, MAX_TICK_GAP_MS) as u64;
-        page.last_tick = now;
-        if visible && now - page.last_activity < ACTIVE_WINDOW_MS {
-            page.unreported_ms += gap;
-            page.engaged_ms += gap;
-        }
-        core::mem::take(&mut page.scrolled)
-    };
+    let scrolled = accrue_time(shared, browser::is_visible());
     if scrolled {
         measure_scroll(shared);
     }
     report_reached(shared);
     delivery::flush(shared, false);
+}
+
+/// Counts the engaged time since the last tick (if the page was `visible` in it)
+/// and says whether the visitor has scrolled since. Called on every tick and
+/// before a page is hidden or left, so that the last moments of a page count.
+fn accrue_time(shared: &Shared, visible: bool) -> bool {
+    let now = browser::now();
+    let mut tracker = shared.borrow_mut();
+    let page = &mut tracker.page;
+    let gap = (now - page.last_tick).clamp(0, MAX_TICK_GAP_MS) as u64;
+    page.last_tick = now;
+    if visible && now - page.last_activity < ACTIVE_WINDOW_MS {
+        page.unreported_ms += gap;
+        page.engaged_ms += gap;
+    }
+    core::mem::take(&mut page.scrolled)
 }
 
 /// Measures the depth and reports each milestone passed since the last one.
@@ -290,7 +296,12 @@ fn report_engagement(shared: &Shared) {
 }
 
 /// The page view ends: its engagement, and the forms started and not submitted.
+///
+/// The time and depth since the last tick are counted first: a visitor who
+/// scrolls to the end and leaves within the second has reached the end.
 fn end_page(shared: &Shared) {
+    accrue_time(shared, browser::is_visible());
+    measure_scroll(shared);
     report_reached(shared);
     report_engagement(shared);
     interactions::report_abandoned_forms(shared);
