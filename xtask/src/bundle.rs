@@ -47,9 +47,16 @@ const PACKAGE_JSON: &str = r#"{
 /// trackers (Plausible, Umami) cost a page.
 const FIRST_TRANSFER_GOAL: usize = 10 * 1024;
 /// What the build refuses to grow past: today's size and a little room.
-// FIXME: this is a ratchet at 23.6 KB, not the 10 KB goal; lower it with each
+// FIXME: this is a ratchet at 17.5 KB, not the 10 KB goal; lower it with each
 // saving (see the README's known limits for where the bytes go).
-const FIRST_TRANSFER_CEILING: usize = 24_000;
+const FIRST_TRANSFER_CEILING: usize = 17_600;
+
+/// wasm-opt's passes for the tracker: flattening and rebuilding its control flow
+/// (`--rereloop`) before two rounds of `-Oz` gives 150 bytes less (brotli) than
+/// `-Oz` alone. The form keeps `-Oz`: its module is twenty times larger and off
+/// the first transfer.
+const TRACKER_PASSES: [&str; 4] = ["--flatten", "--rereloop", "-Oz", "-Oz"];
+const FORM_PASSES: [&str; 1] = ["-Oz"];
 
 /// What a page downloads before the form is needed.
 const FIRST_TRANSFER: [&str; 3] = ["hw.js", "headwater_tracker.js", "headwater_tracker.wasm"];
@@ -89,9 +96,15 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("wasm-bindgen failed on {stem}"))?;
         let wasm = pkg.join(format!("{stem}_bg.wasm"));
         let glue = pkg.join(format!("{stem}.js"));
-        if optimize(root, &wasm)? && !keep_names() {
+        if optimize(root, &wasm, &FORM_PASSES)? && !keep_names() {
             let wasm_opt = root.join("node_modules/.bin/wasm-opt");
-            minify::import_and_export_names(&wasm_opt, &WASM_FEATURES, &wasm, &glue)?;
+            minify::import_and_export_names(
+                &wasm_opt,
+                &WASM_FEATURES,
+                &wasm,
+                &glue,
+                minify::GlueNames::Identifiers,
+            )?;
         }
         minify::javascript(root, &glue, true)?;
     }
@@ -115,9 +128,18 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
 fn tracker(root: &Path, built: &Path, pkg: &Path) -> anyhow::Result<()> {
     let wasm = pkg.join("headwater_tracker.wasm");
     fs::copy(built.join("headwater_tracker.wasm"), &wasm)?;
-    optimize(root, &wasm)?;
     let glue = pkg.join("headwater_tracker.js");
     fs::copy(root.join("crates/tracker/js/tracker.js"), &glue)?;
+    if optimize(root, &wasm, &TRACKER_PASSES)? && !keep_names() {
+        let wasm_opt = root.join("node_modules/.bin/wasm-opt");
+        minify::import_and_export_names(
+            &wasm_opt,
+            &WASM_FEATURES,
+            &wasm,
+            &glue,
+            minify::GlueNames::Quoted,
+        )?;
+    }
     minify::javascript(root, &glue, true)
 }
 
@@ -143,8 +165,8 @@ fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
-/// Optimises for size with wasm-opt; false when there is no wasm-opt.
-fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<bool> {
+/// Optimises for size with wasm-opt's `passes`; false when there is no wasm-opt.
+fn optimize(root: &Path, wasm: &Path, passes: &[&str]) -> anyhow::Result<bool> {
     let wasm_opt = root.join("node_modules/.bin/wasm-opt");
     if !wasm_opt.exists() {
         eprintln!(
@@ -154,7 +176,7 @@ fn optimize(root: &Path, wasm: &Path) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let mut optimize = Command::new(wasm_opt);
-    optimize.arg("-Oz");
+    optimize.args(passes);
     if keep_names() {
         optimize.arg("-g");
     } else {

@@ -179,10 +179,9 @@ fn saturating_i64(value: u64) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::behaviour::{Behaviour, Trigger};
+    use crate::names::NameMap;
 
     fn event(detail: EventDetail) -> Event {
         Event {
@@ -197,7 +196,7 @@ mod tests {
 
     #[test]
     fn events_are_written_as_serde_writes_them() {
-        let properties = BTreeMap::from([
+        let properties = NameMap::from([
             ("plan".to_owned(), "pro \"annual\"".to_owned()),
             ("seats".to_owned(), "12".to_owned()),
         ]);
@@ -240,7 +239,7 @@ mod tests {
             },
             EventDetail::Custom {
                 name: "plain".into(),
-                properties: BTreeMap::new(),
+                properties: NameMap::new(),
             },
         ];
         for detail in details {

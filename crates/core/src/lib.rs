@@ -11,6 +11,8 @@
 //!   download, when to send and when to retry), kept here to be tested as tables.
 //! - [`attribution`]: campaign parameters, click ids and referrers as touches.
 //! - [`json`]: the tracker's small JSON writer for the wire types.
+//! - [`names`]: values by name in a sorted vector, the maps of the wire types and
+//!   the profile.
 //! - [`form`]: forms as marketers configure them (fields, texts, points, inline or
 //!   overlay display with its triggers) and the validation of submitted answers.
 //! - [`email`]: e-mail normalisation, free-mail and disposable-domain detection.
@@ -38,6 +40,7 @@ pub mod form;
 pub mod json;
 #[cfg(feature = "std")]
 pub mod lead_definition;
+pub mod names;
 pub mod navigation;
 pub mod profile;
 pub mod session;
@@ -50,6 +53,7 @@ pub use behaviour::{Behaviour, Trigger};
 pub use form::{FieldError, FieldKind, FormDefinition, FormDisplay, FormField, FormTrigger};
 #[cfg(feature = "std")]
 pub use lead_definition::{LeadDefinition, Verdict};
+pub use names::NameMap;
 pub use profile::EngagementProfile;
 #[cfg(feature = "std")]
 pub use stage::{Role, Stage, StageError};

@@ -4,13 +4,13 @@
 //! stored events to evaluate the lead definition. Both use [`EngagementProfile::record`],
 //! so they agree on every count.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
 use crate::behaviour::Behaviour;
+use crate::names::NameMap;
 use crate::wire::{Event, EventDetail};
 
 /// What a visitor did.
@@ -23,7 +23,7 @@ pub struct EngagementProfile {
     /// The deepest scroll on any page, in percent.
     pub deepest_scroll: u8,
     /// Configured behaviours that happened, by name.
-    pub behaviours: BTreeMap<String, BehaviourTally>,
+    pub behaviours: NameMap<BehaviourTally>,
 }
 
 /// How often a behaviour happened and the points it earned.
@@ -100,7 +100,7 @@ impl EngagementProfile {
             .iter()
             .filter(|behaviour| behaviour.matches(event))
         {
-            let tally = self.behaviours.entry(behaviour.name.clone()).or_default();
+            let tally = self.behaviours.get_or_default(&behaviour.name);
             tally.count = tally.count.saturating_add(1);
             let position = tally.occurrences.partition_point(|&at| at <= event.at);
             tally.occurrences.insert(position, event.at);
@@ -167,18 +167,17 @@ impl EngagementProfile {
             pages_seen: u32::try_from(total()?).ok()?,
             engaged_ms: u64::try_from(total()?).ok()?,
             deepest_scroll: u8::try_from(total()?).ok()?.min(100),
-            behaviours: BTreeMap::new(),
+            behaviours: NameMap::new(),
         };
         for line in lines {
             let mut parts = line.splitn(4, ' ');
             let count = u32::try_from(whole_number(parts.next()?)?).ok()?;
             let points = whole_number(parts.next()?)?;
-            let occurrences = parts
-                .next()?
-                .split(',')
-                .filter(|at| !at.is_empty())
-                .map(whole_number)
-                .collect::<Option<Vec<i64>>>()?;
+            // A loop, not a collected iterator: smaller in the tracker.
+            let mut occurrences = Vec::new();
+            for at in parts.next()?.split(',').filter(|at| !at.is_empty()) {
+                occurrences.push(whole_number(at)?);
+            }
             let name = String::from(parts.next()?);
             let tally = BehaviourTally {
                 count,
@@ -273,7 +272,7 @@ mod tests {
             pages_seen: 7,
             engaged_ms: 123_456,
             deepest_scroll: 75,
-            behaviours: BTreeMap::new(),
+            behaviours: NameMap::new(),
         };
         let tally = |count, points, occurrences: &[i64]| BehaviourTally {
             count,

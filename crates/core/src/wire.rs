@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use crate::names::NameMap;
 use crate::profile::EngagementProfile;
 
 /// More events than this in one batch is refused: the tracker flushes long before.
@@ -108,8 +109,8 @@ pub enum EventDetail {
     /// The site called `headwater('track', name, properties)`.
     Custom {
         name: String,
-        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-        properties: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "NameMap::is_empty")]
+        properties: NameMap<String>,
     },
 }
 
@@ -325,11 +326,23 @@ impl Identification {
 }
 
 /// A new random (version 4) UUID from 16 random bytes; the caller brings the
-/// randomness, since core does no I/O.
-pub fn new_id(random: [u8; 16]) -> String {
-    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    let id = uuid::Builder::from_random_bytes(random).into_uuid();
-    String::from(&*id.hyphenated().encode_lower(&mut text))
+/// randomness, since core does no I/O. Written by hand rather than with the uuid
+/// crate: the tracker makes every event's id with it, and a loop over the bytes is
+/// a fraction of uuid's builder and encoder in its WebAssembly.
+pub fn new_id(mut random: [u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // The version (4, random) and the variant (RFC 4122) take six of the bits.
+    random[6] = (random[6] & 0x0f) | 0x40;
+    random[8] = (random[8] & 0x3f) | 0x80;
+    let mut text = String::with_capacity(36);
+    for (index, byte) in random.into_iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            text.push('-');
+        }
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    text
 }
 
 /// `text` cut to at most `max` characters, for what the tracker must not let
@@ -368,9 +381,29 @@ pub fn printable(text: &str) -> String {
         .collect()
 }
 
-/// Whether `value` is an id as the wire carries them: a hyphenated UUID.
+/// `text` as the tracker sends texts it does not control: `printable`, cut to at
+/// most `max` characters as `clip_chars` would, in one pass (one loop costs the
+/// tracker's WebAssembly less than the two).
+pub fn clipped_printable(text: &str, max: usize) -> String {
+    let mut clipped = String::new();
+    for character in text.chars().take(max) {
+        clipped.push(if character.is_control() {
+            ' '
+        } else {
+            character
+        });
+    }
+    clipped
+}
+
+/// Whether `value` is an id as the wire carries them: a hyphenated UUID, its hex
+/// digits in either case (what `uuid::Uuid::try_parse` accepts at this length).
 pub fn is_id(value: &str) -> bool {
-    value.len() == 36 && uuid::Uuid::try_parse(value).is_ok()
+    value.len() == 36
+        && value.bytes().enumerate().all(|(index, byte)| match index {
+            8 | 13 | 18 | 23 => byte == b'-',
+            _ => byte.is_ascii_hexdigit(),
+        })
 }
 
 fn check_id(field: &'static str, value: &str) -> Result<(), WireError> {
@@ -596,7 +629,7 @@ mod tests {
         assert_eq!(
             with(|event| event.detail = EventDetail::Custom {
                 name: "x\u{85}".into(),
-                properties: BTreeMap::new(),
+                properties: NameMap::new(),
             }),
             control("name")
         );
@@ -632,6 +665,31 @@ mod tests {
         let id = new_id([0xab; 16]);
         assert_eq!(id, "abababab-abab-4bab-abab-abababababab");
         assert_eq!(check_id("id", &id), Ok(()));
+        for seed in 0..=255u8 {
+            let random: [u8; 16] =
+                core::array::from_fn(|index| seed.wrapping_mul(31) ^ index as u8);
+            let expected = uuid::Builder::from_random_bytes(random).into_uuid();
+            assert_eq!(new_id(random), expected.hyphenated().to_string());
+        }
+    }
+
+    #[test]
+    fn ids_are_what_uuid_parses_at_their_length() {
+        let cases = [
+            "0b5e8a8e-7d3c-4b8e-9c1a-2f6d1e0c9a11",
+            "0B5E8A8E-7D3C-4B8E-9C1A-2F6D1E0C9A11",
+            "0b5e8a8e-7d3c-4b8e-9c1a-2f6d1e0c9a1g",
+            "0b5e8a8e07d3c-4b8e-9c1a-2f6d1e0c9a11",
+            "0b5e8a8e-7d3c-4b8e-9c1a-2f6d1e0c9a1",
+            "{0b5e8a8e-7d3c-4b8e-9c1a-2f6d1e0c9a1}",
+            "0b5e8a8e7d3c4b8e9c1a2f6d1e0c9a11",
+            "0b5e8a8e-7d3c-4b8e-9c1a-2f6d1e0c9a\u{e9}",
+            "",
+        ];
+        for case in cases {
+            let parsed = case.len() == 36 && uuid::Uuid::try_parse(case).is_ok();
+            assert_eq!(is_id(case), parsed, "{case}");
+        }
     }
 
     #[test]
@@ -667,7 +725,7 @@ mod tests {
 
     #[test]
     fn every_kind_is_flat_json_with_its_tag() {
-        let properties = BTreeMap::from([("plan".to_owned(), "pro".to_owned())]);
+        let properties = NameMap::from([("plan".to_owned(), "pro".to_owned())]);
         let cases = [
             (
                 EventDetail::PageView {
@@ -743,7 +801,7 @@ mod tests {
             event.detail = detail;
             batch(vec![event]).validate(NOW).err()
         };
-        let many: BTreeMap<String, String> = (0..=MAX_PROPERTIES)
+        let many: NameMap<String> = (0..=MAX_PROPERTIES)
             .map(|index| (format!("p{index}"), "v".to_owned()))
             .collect();
         let cases = [
@@ -819,5 +877,16 @@ mod tests {
         assert_eq!(clip_bytes("aПр", 2), "a");
         assert_eq!(clip_bytes("aПр", 3), "aП");
         assert_eq!(printable("a\u{0}b\tc"), "a b c");
+        for (text, max) in [
+            ("a\u{0}b\tc", 3),
+            ("Привет\u{85}!", 7),
+            ("abc", 10),
+            ("", 0),
+        ] {
+            assert_eq!(
+                clipped_printable(text, max),
+                printable(clip_chars(text, max))
+            );
+        }
     }
 }

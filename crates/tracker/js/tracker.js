@@ -31,52 +31,55 @@ export async function start({ site, endpoint, module }, loadForm) {
   const formById = (id) => forms.find((form) => form.id == id);
   const unmounted = '[data-headwater-form]:not([data-headwater-mounted])';
 
+  // The module's imports, by the names crates/tracker/src/browser.rs gives them.
+  // They alone are written in double quotes (with the module's name, "hw"): the
+  // build renames each to a letter or two, here and in the WebAssembly.
   const imports = {
-    next,
-    copy: (at) => memory().set(taken, at),
-    now: Date.now,
-    random_bytes(at) {
+    "next": next,
+    "copy": (at) => memory().set(taken, at),
+    "now": Date.now,
+    "random_bytes"(at) {
       const bytes = memory().subarray(at, at + 16);
       try { crypto.getRandomValues(bytes); } catch (e) {
         for (let i = 0; i < 16; i++) bytes[i] = Math.random() * 256;
       }
     },
-    random: Math.random,
-    load: (key, length) => reply(stored((s) => s.getItem(text(key, length)))),
-    save: (key, length, value, valueLength) =>
+    "random": Math.random,
+    "load": (key, length) => reply(stored((s) => s.getItem(text(key, length)))),
+    "save": (key, length, value, valueLength) =>
       stored((s) => (s.setItem(text(key, length), text(value, valueLength)), 1)) || 0,
-    remove: (key, length) => stored((s) => s.removeItem(text(key, length))),
-    keys: (prefix, length) => reply(stored((s) =>
-      Object.keys(s).filter((key) => key.startsWith(text(prefix, length))).join('\n'))),
-    send(path, length, body, bodyLength, request) {
+    "remove": (key, length) => stored((s) => s.removeItem(text(key, length))),
+    "keys": (prefix, length) => give(...stored((s) =>
+      Object.keys(s).filter((key) => key.startsWith(text(prefix, length)))) || []),
+    "send"(path, length, body, bodyLength, request) {
       fetch(endpoint + text(path, length), {
         method: 'POST', body: text(body, bodyLength), keepalive: true, credentials: 'omit'
       }).then((response) => response.status, () => 0)
         .then((status) => wasm.answered(request, status));
     },
-    warn: (message, length) => console.warn(text(message, length)),
-    log: (kind, length) => console.log('headwater event', text(kind, length)),
-    href: () => reply(location.href),
-    referrer: () => reply(d.referrer),
-    title: () => reply(d.title),
-    scroll_y: () => w.scrollY,
-    viewport_height: () => w.innerHeight,
-    page_height: () => d.documentElement.scrollHeight,
-    visible: () => d.visibilityState != 'hidden',
-    offline: () => n.onLine === false,
-    automated: () => n.webdriver === true,
-    asks_not_to_be_tracked: () =>
+    "warn": (message, length) => console.warn(text(message, length)),
+    "log": (kind, length) => console.log('headwater event', text(kind, length)),
+    "href": () => reply(location.href),
+    "referrer": () => reply(d.referrer),
+    "title": () => reply(d.title),
+    "scroll_y": () => w.scrollY,
+    "viewport_height": () => w.innerHeight,
+    "page_height": () => d.documentElement.scrollHeight,
+    "visible": () => d.visibilityState != 'hidden',
+    "offline": () => n.onLine === false,
+    "automated": () => n.webdriver === true,
+    "asks_not_to_be_tracked": () =>
       n.doNotTrack == '1' || w.doNotTrack == '1' || n.globalPrivacyControl === true,
-    link_href: () => reply(target && (target.closest('a[href]') || {}).href),
+    "link_href": () => reply(target && (target.closest('a[href]') || {}).href),
     // An invalid selector (a typo in the configuration) matches nothing.
-    target_matches(selector, length) {
+    "target_matches"(selector, length) {
       try { return !!(target && target.closest(text(selector, length))); } catch (e) { return 0; }
     },
-    overlay_open: () => !!d.querySelector('.hw-overlay'),
-    show_overlay: (id, length, visitor, visitorLength) =>
+    "overlay_open": () => !!d.querySelector('.hw-overlay'),
+    "show_overlay": (id, length, visitor, visitorLength) =>
       loadForm(null, options(formById(text(id, length)), text(visitor, visitorLength))),
-    marked_forms: () => !!d.querySelector(unmounted),
-    mount_inline(visitor, length) {
+    "marked_forms": () => !!d.querySelector(unmounted),
+    "mount_inline"(visitor, length) {
       for (const element of d.querySelectorAll(unmounted)) {
         const form = formById(element.getAttribute('data-headwater-form')) || forms[0];
         if (!form) return console.warn('headwater: the site has no form to show');
@@ -84,7 +87,7 @@ export async function start({ site, endpoint, module }, loadForm) {
         loadForm(element, options(form, text(visitor, length)));
       }
     },
-    watch_exit_intent: () => w.addEventListener('mouseout', listener, true),
+    "watch_exit_intent": () => w.addEventListener('mouseout', listener, true),
   };
 
   // The name a site's form is reported by: its id, its name, the path it posts to,
@@ -99,6 +102,11 @@ export async function start({ site, endpoint, module }, loadForm) {
 
   // What says the visitor is here: frequent, so it crosses without any text.
   const activity = ['pointerdown', 'pointermove', 'keydown', 'touchstart', 'wheel'];
+  // The page's events the tracker handles by their place in this list (the order of
+  // `PageEvent` in crates/tracker/src/page.rs). `hw:navigate` is what the loader
+  // dispatches after pushState and replaceState.
+  const pageEvents = ['scroll', 'visibilitychange', 'pagehide', 'online', 'hw:navigate',
+    'popstate', 'hashchange'];
 
   function listener(event) {
     const type = event.type, element = event.target;
@@ -120,31 +128,33 @@ export async function start({ site, endpoint, module }, loadForm) {
         wasm.site_form(type == 'submit');
       }
     } else {
-      give(type);
-      wasm.happened();
+      wasm.happened(pageEvents.indexOf(type));
     }
   }
 
   function configure(config) {
     forms = config.forms || [];
+    // Settings that are one of a few names cross as their place in a list (see
+    // crates/tracker/src/config.rs); -1 for none of them.
+    const triggers = ['click', 'page', 'event', 'time_on_page', 'scroll_depth'];
     for (const behaviour of config.behaviours || []) {
-      const trigger = ['click', 'page', 'event', 'time_on_page', 'scroll_depth']
-        .find((name) => behaviour[name] != null);
-      const value = behaviour[trigger] || {};
-      give(behaviour.name, trigger, typeof value == 'string' ? value : value.page);
-      wasm.behaviour(value.seconds ?? value.percent, behaviour.points, behaviour.limit ?? 1);
+      const trigger = triggers.findIndex((name) => behaviour[name] != null);
+      const value = behaviour[triggers[trigger]] || {};
+      give(behaviour.name, typeof value == 'string' ? value : value.page);
+      wasm.behaviour(trigger, value.seconds ?? value.percent, behaviour.points,
+        behaviour.limit ?? 1);
     }
     for (const form of forms) {
       const display = form.display || {}, trigger = display.trigger || {};
       const engagement = trigger.engagement || {};
-      const opens = display.mode != 'overlay' ? '' : trigger.click != null ? 'click'
-        : trigger.exit_intent ? 'exit_intent' : trigger.engagement ? 'engagement' : '';
-      give(form.id, opens, trigger.click);
-      wasm.form(engagement.points, engagement.pages_seen, engagement.engaged_seconds);
+      const opens = display.mode != 'overlay' ? 0 : trigger.click != null ? 1
+        : trigger.exit_intent ? 2 : trigger.engagement ? 3 : 0;
+      give(form.id, trigger.click);
+      wasm.form(opens, engagement.points, engagement.pages_seen, engagement.engaged_seconds);
     }
     const privacy = config.privacy || {};
-    give(privacy.consent);
-    wasm.configure(privacy.respect_do_not_track !== false, config.hash_routing === true);
+    wasm.configure(['required', 'cookieless'].indexOf(privacy.consent) + 1,
+      privacy.respect_do_not_track !== false, config.hash_routing === true);
   }
 
   // Until the configuration comes nothing is sent, so it is asked for again.
@@ -159,18 +169,17 @@ export async function start({ site, endpoint, module }, loadForm) {
   }
 
   // Compiled while it downloads; a server sending the wrong type gets the slow way.
-  const { instance } = await WebAssembly.instantiateStreaming(fetch(module), { hw: imports })
+  const { instance } = await WebAssembly.instantiateStreaming(fetch(module), { "hw": imports })
     .catch(() => fetch(module).then((response) => response.arrayBuffer())
-      .then((bytes) => WebAssembly.instantiate(bytes, { hw: imports })));
+      .then((bytes) => WebAssembly.instantiate(bytes, { "hw": imports })));
   wasm = instance.exports;
 
   give(site);
   if (!wasm.start()) return () => {};
   // Everything the tracker listens for, on the window in the capture phase
   // (events on the document and its elements pass it first), passively.
-  // `hw:navigate` is what the loader dispatches after pushState and replaceState.
-  for (const type of [...activity, 'scroll', 'visibilitychange', 'pagehide', 'pageshow',
-    'online', 'hw:navigate', 'popstate', 'hashchange', 'click', 'input', 'change', 'submit']) {
+  for (const type of [...activity, ...pageEvents, 'pageshow', 'click', 'input', 'change',
+    'submit']) {
     w.addEventListener(type, listener, { passive: true, capture: true });
   }
   setInterval(wasm.tick, 1000);

@@ -10,14 +10,13 @@
 //!   consent question.
 //! - `headwater('reset')`: somebody else is at this computer.
 
-use alloc::collections::BTreeMap;
 use alloc::string::String;
 
-use headwater_core::EventDetail;
 use headwater_core::json::JsonObject;
 use headwater_core::wire::{
-    MAX_NAME_LENGTH, MAX_PROPERTIES, MAX_PROPERTY_LENGTH, clip_chars, printable,
+    MAX_NAME_LENGTH, MAX_PROPERTIES, MAX_PROPERTY_LENGTH, clipped_printable,
 };
+use headwater_core::{EventDetail, NameMap};
 
 use crate::browser;
 use crate::delivery;
@@ -37,7 +36,7 @@ pub fn handle(shared: &Shared, flag: bool) {
         "track" => match name {
             Some(name) if !name.trim().is_empty() => {
                 let detail = EventDetail::Custom {
-                    name: printable(clip_chars(name.trim(), MAX_NAME_LENGTH)),
+                    name: clipped_printable(name.trim(), MAX_NAME_LENGTH),
                     properties,
                 };
                 record(shared, detail);
@@ -52,13 +51,13 @@ pub fn handle(shared: &Shared, flag: bool) {
 }
 
 /// The names and values the glue handed over, within the wire's limits.
-fn properties() -> BTreeMap<String, String> {
-    let mut properties = BTreeMap::new();
+fn properties() -> NameMap<String> {
+    let mut properties = NameMap::new();
     while let (Some(key), Some(value)) = (browser::next_text(), browser::next_text()) {
         if properties.len() < MAX_PROPERTIES {
             properties.insert(
-                printable(clip_chars(&key, MAX_NAME_LENGTH)),
-                printable(clip_chars(&value, MAX_PROPERTY_LENGTH)),
+                clipped_printable(&key, MAX_NAME_LENGTH),
+                clipped_printable(&value, MAX_PROPERTY_LENGTH),
             );
         }
     }
@@ -67,7 +66,7 @@ fn properties() -> BTreeMap<String, String> {
 
 /// Sends the traits to the identify endpoint as the answers of no form: the
 /// collector checks them against the fields the site's forms define.
-fn identify(shared: &Shared, answers: &BTreeMap<String, String>) {
+fn identify(shared: &Shared, answers: &NameMap<String>) {
     if !answers.contains_key("email") {
         browser::warn("headwater('identify', traits): traits need an email");
         return;

@@ -7,6 +7,8 @@
 //! Text goes to the glue as a pointer and a length into this module's memory. Text
 //! comes back in two steps: the glue answers with its length in bytes (-1 for
 //! none), then copies it into a buffer of that length allocated here ([`take`]).
+//! A list of texts (storage keys) is handed over like the texts of an exported
+//! call, one at a time ([`next_text`]).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -28,7 +30,7 @@ mod imported {
         pub safe fn save(key: *const u8, key_length: usize, value: *const u8, length: usize)
         -> i32;
         pub safe fn remove(key: *const u8, key_length: usize);
-        pub safe fn keys(prefix: *const u8, prefix_length: usize) -> i32;
+        pub safe fn keys(prefix: *const u8, prefix_length: usize);
         pub safe fn send(
             path: *const u8,
             path_length: usize,
@@ -97,14 +99,15 @@ pub fn remove(key: &str) {
     imported::remove(key.as_ptr(), key.len());
 }
 
-/// The keys in storage that start with `prefix`.
+/// The keys in storage that start with `prefix`, which the glue hands over one
+/// by one (a list of texts needs no splitting here).
 pub fn stored_keys(prefix: &str) -> Vec<String> {
-    take(imported::keys(prefix.as_ptr(), prefix.len()))
-        .unwrap_or_default()
-        .split('\n')
-        .filter(|key| !key.is_empty())
-        .map(String::from)
-        .collect()
+    imported::keys(prefix.as_ptr(), prefix.len());
+    let mut keys = Vec::new();
+    while let Some(key) = next_text() {
+        keys.push(key);
+    }
+    keys
 }
 
 /// POSTs `body` to the collector's `path` as plain text with `keepalive`, so that

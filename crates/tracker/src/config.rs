@@ -3,7 +3,8 @@
 //! how they are shown, and the site's privacy settings. The glue walks the JSON
 //! and hands it over piece by piece (see [`crate::exports`]), so that the tracker
 //! needs no JSON parser; a field that is missing or of the wrong type reads as its
-//! default.
+//! default. A setting that is one of a few names crosses as its place in the
+//! glue's list of them: a number costs less than a text and its comparisons.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -61,24 +62,25 @@ impl SiteConfig {
 }
 
 impl Consent {
-    /// The site's `privacy.consent` setting: `required`, `cookieless`, or anything
-    /// else for none needed.
-    pub fn named(name: &str) -> Consent {
-        match name {
-            "required" => Consent::Required,
-            "cookieless" => Consent::Cookieless,
+    /// The site's `privacy.consent` setting: 1 for `required`, 2 for
+    /// `cookieless`, anything else for none needed.
+    pub fn numbered(number: u32) -> Consent {
+        match number {
+            1 => Consent::Required,
+            2 => Consent::Cookieless,
             _ => Consent::NotNeeded,
         }
     }
 }
 
-/// A behaviour from its parts: `trigger` names the field that held `text` (a
-/// selector, a URL pattern, an event name, or the page of a time or depth, whose
+/// A behaviour from its parts: `trigger` is the field that held `text` (0
+/// `click`: a selector, 1 `page`: a URL pattern, 2 `event`: an event name,
+/// 3 `time_on_page` and 4 `scroll_depth`: the page of a time or depth, whose
 /// seconds or percent are `number`). `None` for a behaviour the tracker cannot
 /// watch.
 pub fn behaviour(
     name: Option<String>,
-    trigger: &str,
+    trigger: u32,
     text: String,
     number: f64,
     points: f64,
@@ -86,14 +88,14 @@ pub fn behaviour(
 ) -> Option<Behaviour> {
     let number = given(number);
     let trigger = match trigger {
-        "click" => Trigger::Click(text),
-        "page" => Trigger::Page(text),
-        "event" => Trigger::Event(text),
-        "time_on_page" => Trigger::TimeOnPage {
+        0 => Trigger::Click(text),
+        1 => Trigger::Page(text),
+        2 => Trigger::Event(text),
+        3 => Trigger::TimeOnPage {
             page: text,
             seconds: number? as u32,
         },
-        "scroll_depth" => Trigger::ScrollDepth {
+        4 => Trigger::ScrollDepth {
             page: text,
             percent: number? as u8,
         },
@@ -107,15 +109,15 @@ pub fn behaviour(
     })
 }
 
-/// A form from its parts: `opens` is how its overlay opens (`click` on
-/// `selector`, `exit_intent`, `engagement` at the threshold), or empty for a
-/// form rendered inline.
-pub fn form(id: String, opens: &str, selector: Option<String>, threshold: [f64; 3]) -> FormConfig {
+/// A form from its parts: `opens` is how its overlay opens (1: a click on
+/// `selector`, 2: exit intent, 3: engagement at the threshold), or 0 for a form
+/// rendered inline.
+pub fn form(id: String, opens: u32, selector: Option<String>, threshold: [f64; 3]) -> FormConfig {
     let [points, pages_seen, engaged_seconds] = threshold.map(given);
     let overlay = match opens {
-        "click" => selector.map(OverlayTrigger::Click),
-        "exit_intent" => Some(OverlayTrigger::ExitIntent),
-        "engagement" => Some(OverlayTrigger::Engagement(EngagementThreshold {
+        1 => selector.map(OverlayTrigger::Click),
+        2 => Some(OverlayTrigger::ExitIntent),
+        3 => Some(OverlayTrigger::Engagement(EngagementThreshold {
             points: points.map(|points| points as i64),
             pages_seen: pages_seen.map(|pages| pages as u32),
             engaged_seconds: engaged_seconds.map(|seconds| seconds as u64),

@@ -30,18 +30,28 @@ const BOUND_CHECK_EVERY: u32 = 50;
 /// At most this many batches go out together as a page is left.
 const MAX_BATCHES_WHEN_LEAVING: usize = 4;
 
-/// An event waiting for the collector's acknowledgement.
+/// An event waiting for the collector's acknowledgement: its storage key, which
+/// names its visitor, time and id (see [`key`]), and its JSON (empty for an event
+/// read from storage, until its batch is made).
+#[derive(Clone)]
 pub struct Queued {
-    pub visitor: String,
-    pub at: i64,
-    pub id: String,
-    pub json: String,
+    key: String,
+    json: String,
+}
+
+impl Queued {
+    pub fn new(visitor: &str, at: i64, id: &str, json: String) -> Queued {
+        Queued {
+            key: key(visitor, at, id),
+            json,
+        }
+    }
 }
 
 /// A request sent and not answered yet.
 enum Request {
-    /// A batch of events: their ids, and their storage keys.
-    Batch { ids: Vec<String>, keys: Vec<String> },
+    /// A batch of events, by their storage keys.
+    Batch(Vec<String>),
     /// `headwater('identify', traits)`.
     Identification,
 }
@@ -49,7 +59,8 @@ enum Request {
 /// The queue's bookkeeping on this page.
 pub struct Delivery {
     memory: Vec<Queued>,
-    /// Ids sent and not answered yet (a handful: a plain list is cheapest).
+    /// Events sent and not answered yet, by key (a handful: a plain list is
+    /// cheapest).
     in_flight: Vec<String>,
     /// Requests not answered yet, by the number the glue answers with.
     requests: Vec<(u32, Request)>,
@@ -79,7 +90,7 @@ impl Delivery {
     /// Queues an event: in storage when `persist` and the browser allows it, in
     /// memory otherwise.
     pub fn enqueue(&mut self, event: Queued, persist: bool) {
-        if persist && browser::save(&key(&event), &event.json) {
+        if persist && browser::save(&event.key, &event.json) {
             self.enqueued = self.enqueued.wrapping_add(1);
             if self.enqueued.is_multiple_of(BOUND_CHECK_EVERY) {
                 bound_stored_queue();
@@ -95,9 +106,18 @@ impl Delivery {
     /// Moves the events waiting in memory to `visitor`, and to storage when
     /// `persist`: the site's consent mode is now known.
     pub fn adopt_memory(&mut self, visitor: &str, persist: bool) {
-        for mut event in core::mem::take(&mut self.memory) {
-            event.visitor = String::from(visitor);
-            self.enqueue(event, persist);
+        for event in core::mem::take(&mut self.memory) {
+            let Some((_, at, id)) = parse_key(&event.key) else {
+                continue;
+            };
+            let key = key(visitor, at, id);
+            self.enqueue(
+                Queued {
+                    key,
+                    json: event.json,
+                },
+                persist,
+            );
         }
     }
 
@@ -133,7 +153,7 @@ pub fn answered(shared: &Shared, request: u32, status: u16) {
         requests.swap_remove(index).1
     };
     match request {
-        Request::Batch { ids, keys } => acknowledge(shared, &ids, &keys, status),
+        Request::Batch(keys) => acknowledge(shared, &keys, status),
         Request::Identification if !(200..300).contains(&status) => {
             browser::warn("headwater('identify'): the collector refused the traits");
         }
@@ -160,13 +180,12 @@ pub fn flush(shared: &Shared, leaving: bool) {
     }
 }
 
-/// Sends the next batch if one is due; false when nothing was sent.
+/// Sends the next batch if one is due; false when nothing was sent. `sent_now`
+/// holds the keys of the events sent by this flush.
 fn send_one_batch(shared: &Shared, leaving: bool, sent_now: &mut Vec<String>) -> bool {
-    let Some((envelope, events)) = next_batch(shared, leaving, sent_now) else {
+    let Some((mut body, events)) = next_batch(shared, leaving, sent_now) else {
         return false;
     };
-    let ids: Vec<String> = events.iter().map(|event| event.id.clone()).collect();
-    let mut body = envelope;
     body.push_str(",\"events\":[");
     for (index, event) in events.iter().enumerate() {
         if index > 0 {
@@ -176,13 +195,16 @@ fn send_one_batch(shared: &Shared, leaving: bool, sent_now: &mut Vec<String>) ->
     }
     body.push_str("]}");
 
-    let keys: Vec<String> = events.iter().map(key).collect();
-    sent_now.extend(ids.iter().cloned());
+    let mut keys = Vec::new();
+    for event in events {
+        keys.push(event.key);
+    }
+    sent_now.extend_from_slice(&keys);
     let mut tracker = shared.borrow_mut();
     let delivery = &mut tracker.delivery;
     delivery.last_sent_at = browser::now();
-    delivery.in_flight.extend(ids.iter().cloned());
-    delivery.post("/api/v1/events", &body, Request::Batch { ids, keys });
+    delivery.in_flight.extend_from_slice(&keys);
+    delivery.post("/api/v1/events", &body, Request::Batch(keys));
     true
 }
 
@@ -198,12 +220,23 @@ fn next_batch(
         return None;
     }
     let delivery = &tracker.delivery;
-    let waiting: Vec<Queued> = stored_events()
+    // Every event queued in storage, by any tab of any visitor of this browser, by
+    // its key alone: the JSON is read for the batch only, so that deciding whether
+    // one is due stays cheap.
+    let mut waiting = Vec::new();
+    let stored = browser::stored_keys(QUEUE_PREFIX)
         .into_iter()
-        .chain(delivery.memory.iter().map(Queued::copy))
-        .filter(|event| !sent_now.contains(&event.id))
-        .filter(|event| leaving || !delivery.in_flight.contains(&event.id))
-        .collect();
+        .map(|key| Queued {
+            key,
+            json: String::new(),
+        });
+    for event in stored.chain(delivery.memory.iter().cloned()) {
+        let sent =
+            sent_now.contains(&event.key) || !leaving && delivery.in_flight.contains(&event.key);
+        if !sent && parse_key(&event.key).is_some() {
+            waiting.push(event);
+        }
+    }
     let schedule = Schedule {
         now: browser::now(),
         waiting: waiting.len(),
@@ -217,7 +250,13 @@ fn next_batch(
     }
 
     // One visitor per batch (there are two after `reset`): the oldest event's.
-    let visitor = waiting.iter().min_by_key(|event| event.at)?.visitor.clone();
+    let mut oldest: Option<(&str, i64)> = None;
+    for (visitor, at, _) in waiting.iter().filter_map(|event| parse_key(&event.key)) {
+        if oldest.is_none_or(|(_, oldest_at)| at < oldest_at) {
+            oldest = Some((visitor, at));
+        }
+    }
+    let visitor = String::from(oldest?.0);
     let mut envelope = JsonObject::new();
     envelope
         .string("site", &tracker.site)
@@ -228,31 +267,40 @@ fn next_batch(
     let mut envelope = envelope.finish();
     envelope.pop();
     let mut size = envelope.len();
-    let batch: Vec<Queued> = waiting
-        .into_iter()
-        .filter(|event| event.visitor == visitor)
-        .filter_map(with_json)
-        .take(MAX_EVENTS_PER_BATCH)
-        .take_while(|event| {
-            size += event.json.len() + 1;
-            size < MAX_BATCH_BYTES
-        })
-        .collect();
+    let mut batch = Vec::new();
+    for mut event in waiting {
+        if batch.len() == MAX_EVENTS_PER_BATCH {
+            break;
+        }
+        if parse_key(&event.key).is_none_or(|(of, _, _)| of != visitor) {
+            continue;
+        }
+        // Read from storage now; gone if another tab has delivered it meanwhile.
+        if event.json.is_empty() {
+            match browser::load(&event.key) {
+                Some(json) => event.json = json,
+                None => continue,
+            }
+        }
+        size += event.json.len() + 1;
+        if size >= MAX_BATCH_BYTES {
+            break;
+        }
+        batch.push(event);
+    }
     (!batch.is_empty()).then_some((envelope, batch))
 }
 
 /// Handles the collector's answer to a batch: delivered or refused for good, the
 /// events leave the queue; otherwise they stay for a retry with backoff.
-fn acknowledge(shared: &Shared, ids: &[String], keys: &[String], status: u16) {
+fn acknowledge(shared: &Shared, keys: &[String], status: u16) {
     let outcome = answer(status);
     if outcome == Answer::Refused {
         browser::warn("headwater: the collector refused a batch; see the network panel");
     }
     let mut tracker = shared.borrow_mut();
     let delivery = &mut tracker.delivery;
-    for id in ids {
-        delivery.in_flight.retain(|flying| flying != id);
-    }
+    delivery.in_flight.retain(|flying| !keys.contains(flying));
     if outcome == Answer::Retry {
         delivery.failures = delivery.failures.saturating_add(1);
         delivery.retry_at = browser::now() + retry_delay(delivery.failures, browser::random());
@@ -260,66 +308,33 @@ fn acknowledge(shared: &Shared, ids: &[String], keys: &[String], status: u16) {
     }
     delivery.failures = 0;
     delivery.retry_at = 0;
-    delivery.memory.retain(|event| !ids.contains(&event.id));
+    delivery.memory.retain(|event| !keys.contains(&event.key));
     for key in keys {
         browser::remove(key);
     }
 }
 
-/// Every event queued in storage, by any tab of any visitor of this browser,
-/// without its JSON yet (see [`with_json`]): deciding whether a batch is due must
-/// stay cheap.
-fn stored_events() -> Vec<Queued> {
-    browser::stored_keys(QUEUE_PREFIX)
-        .iter()
-        .filter_map(|key| {
-            let (visitor, at, id) = parse_key(key)?;
-            Some(Queued {
-                visitor: String::from(visitor),
-                at,
-                id: String::from(id),
-                json: String::new(),
-            })
-        })
-        .collect()
-}
-
-/// The event with its JSON, read from storage if it came from there; `None` if
-/// another tab has delivered it in the meantime.
-fn with_json(mut event: Queued) -> Option<Queued> {
-    if event.json.is_empty() {
-        event.json = browser::load(&key(&event))?;
-    }
-    Some(event)
-}
-
 /// Keeps the stored queue within its bound, dropping the oldest events.
 fn bound_stored_queue() {
-    let mut keys: Vec<(i64, String)> = browser::stored_keys(QUEUE_PREFIX)
-        .into_iter()
-        .filter_map(|key| Some((parse_key(&key)?.1, key)))
-        .collect();
+    let mut keys = browser::stored_keys(QUEUE_PREFIX);
+    keys.retain(|key| parse_key(key).is_some());
     // Rarely more than a few over: a scan per event dropped beats a sort.
     while keys.len() > MAX_QUEUED_EVENTS {
-        let Some(oldest) = (0..keys.len()).min_by_key(|&index| keys[index].0) else {
-            return;
-        };
-        browser::remove(&keys.swap_remove(oldest).1);
+        let mut oldest = (0, i64::MAX);
+        for (index, key) in keys.iter().enumerate() {
+            let at = parse_key(key).map_or(i64::MAX, |(_, at, _)| at);
+            if at < oldest.1 {
+                oldest = (index, at);
+            }
+        }
+        browser::remove(&keys.swap_remove(oldest.0));
     }
 }
 
 /// `hw.q.<visitor>.<time>.<event id>`
-fn key(event: &Queued) -> String {
-    let mut at = itoa::Buffer::new();
-    [
-        QUEUE_PREFIX,
-        &event.visitor,
-        ".",
-        at.format(event.at),
-        ".",
-        &event.id,
-    ]
-    .concat()
+fn key(visitor: &str, at: i64, id: &str) -> String {
+    let mut at_digits = itoa::Buffer::new();
+    [QUEUE_PREFIX, visitor, ".", at_digits.format(at), ".", id].concat()
 }
 
 fn parse_key(key: &str) -> Option<(&str, i64, &str)> {
@@ -328,15 +343,4 @@ fn parse_key(key: &str) -> Option<(&str, i64, &str)> {
     let rest = after_byte(rest, b'.')?;
     let at = until_any(rest, b".");
     Some((visitor, browser::whole_number(at)?, after_byte(rest, b'.')?))
-}
-
-impl Queued {
-    fn copy(&self) -> Queued {
-        Queued {
-            visitor: self.visitor.clone(),
-            at: self.at,
-            id: self.id.clone(),
-            json: self.json.clone(),
-        }
-    }
 }

@@ -27,8 +27,14 @@ pub extern "C" fn start() -> u32 {
         browser::warn("headwater: the script tag needs data-site");
         return 0;
     }
-    let shared = TRACKER.0.get_or_init(|| RefCell::new(Tracker::new(site)));
-    page::start(shared);
+    // Set once: the glue calls `start` once. Were it called again, the new tracker
+    // is forgotten rather than dropped, which spares the module a tracker's drop
+    // code for a call that never happens.
+    if let Err(second) = TRACKER.0.set(RefCell::new(Tracker::new(site))) {
+        core::mem::forget(second);
+        return 1;
+    }
+    with_tracker(page::start);
     1
 }
 
@@ -38,11 +44,11 @@ pub extern "C" fn active() {
     with_tracker(|shared| shared.borrow_mut().page.mark_activity());
 }
 
-/// Another event the page fired, its type handed over.
+/// Another event the page fired, by its place in the glue's list of page events
+/// (see [`page::PageEvent`]).
 #[unsafe(no_mangle)]
-pub extern "C" fn happened() {
-    let kind = browser::next_text().unwrap_or_default();
-    with_tracker(|shared| page::dispatch(shared, &kind));
+pub extern "C" fn happened(kind: u32) {
+    with_tracker(|shared| page::dispatch(shared, page::PageEvent::numbered(kind)));
 }
 
 /// The page came back from the back/forward cache.
@@ -84,35 +90,33 @@ pub extern "C" fn answered(request: u32, status: u32) {
     with_tracker(|shared| delivery::answered(shared, request, status));
 }
 
-/// One behaviour of the configuration; its name, trigger and text handed over
-/// (see [`config::behaviour`]).
+/// One behaviour of the configuration; its name and text handed over (see
+/// [`config::behaviour`]).
 #[unsafe(no_mangle)]
-pub extern "C" fn behaviour(number: f64, points: f64, limit: f64) {
+pub extern "C" fn behaviour(trigger: u32, number: f64, points: f64, limit: f64) {
     let name = browser::next_text();
-    let trigger = browser::next_text().unwrap_or_default();
     let text = browser::next_text().unwrap_or_default();
-    let Some(behaviour) = config::behaviour(name, &trigger, text, number, points, limit) else {
+    let Some(behaviour) = config::behaviour(name, trigger, text, number, points, limit) else {
         return;
     };
     with_tracker(|shared| shared.borrow_mut().incoming.behaviours.push(behaviour));
 }
 
-/// One form of the configuration; its id, how it opens and its click selector
-/// handed over (see [`config::form`]). A missing threshold part is NaN.
+/// One form of the configuration; its id and click selector handed over (see
+/// [`config::form`]). A missing threshold part is NaN.
 #[unsafe(no_mangle)]
-pub extern "C" fn form(points: f64, pages_seen: f64, engaged_seconds: f64) {
+pub extern "C" fn form(opens: u32, points: f64, pages_seen: f64, engaged_seconds: f64) {
     let id = browser::next_text().unwrap_or_default();
-    let opens = browser::next_text().unwrap_or_default();
     let selector = browser::next_text();
-    let form = config::form(id, &opens, selector, [points, pages_seen, engaged_seconds]);
+    let form = config::form(id, opens, selector, [points, pages_seen, engaged_seconds]);
     with_tracker(|shared| shared.borrow_mut().incoming.forms.push(form));
 }
 
-/// The configuration's last piece: its privacy settings, the consent mode
-/// handed over. The tracker now begins (or not).
+/// The configuration's last piece: its privacy settings (the consent mode as
+/// [`Consent::numbered`] reads it). The tracker now begins (or not).
 #[unsafe(no_mangle)]
-pub extern "C" fn configure(respect_do_not_track: u32, hash_routing: u32) {
-    let consent = Consent::named(&browser::next_text().unwrap_or_default());
+pub extern "C" fn configure(consent: u32, respect_do_not_track: u32, hash_routing: u32) {
+    let consent = Consent::numbered(consent);
     with_tracker(|shared| {
         let mut config = core::mem::take(&mut shared.borrow_mut().incoming);
         config.consent = consent;

@@ -33,48 +33,54 @@ pub fn mount_inline(shared: &Shared) {
 
 /// A click: opens the overlays whose trigger is a click on this element.
 pub fn on_click(shared: &Shared) {
-    let wanted: Vec<String> = overlays(shared, |trigger| match trigger {
-        OverlayTrigger::Click(selector) => browser::target_is_in(selector),
-        _ => false,
-    });
-    open_first(shared, wanted);
+    open_first(shared, Firing::Click);
 }
 
 /// The profile changed: opens the overlays whose engagement threshold it reached.
 pub fn check_engagement(shared: &Shared) {
-    let profile = shared.borrow().profile.clone();
-    let wanted = overlays(shared, |trigger| match trigger {
-        OverlayTrigger::Engagement(threshold) => threshold.is_met_by(&profile),
-        _ => false,
-    });
-    open_first(shared, wanted);
+    open_first(shared, Firing::Engagement);
 }
 
 /// The pointer left for the browser's tabs: opens the exit-intent overlays.
 pub fn exit_intent(shared: &Shared) {
-    let wanted = overlays(shared, |trigger| {
-        matches!(trigger, OverlayTrigger::ExitIntent)
-    });
-    open_first(shared, wanted);
+    open_first(shared, Firing::ExitIntent);
 }
 
-/// The ids of the overlay forms whose trigger `fires`.
-fn overlays(shared: &Shared, fires: impl Fn(&OverlayTrigger) -> bool) -> Vec<String> {
+/// What may have fired an overlay's trigger. One function decides for all three
+/// (rather than a closure each), which keeps one copy of the code.
+#[derive(Clone, Copy)]
+enum Firing {
+    Click,
+    Engagement,
+    ExitIntent,
+}
+
+/// The ids of the overlay forms whose trigger this fires.
+fn overlays(shared: &Shared, firing: Firing) -> Vec<String> {
     let tracker = shared.borrow();
     let Some(config) = &tracker.config else {
         return Vec::new();
     };
-    config
-        .forms
-        .iter()
-        .filter(|form| form.overlay.as_ref().is_some_and(&fires))
-        .map(|form| form.id.clone())
-        .collect()
+    let fires = |trigger: &OverlayTrigger| match (trigger, firing) {
+        (OverlayTrigger::Click(selector), Firing::Click) => browser::target_is_in(selector),
+        (OverlayTrigger::Engagement(threshold), Firing::Engagement) => {
+            threshold.is_met_by(&tracker.profile)
+        }
+        (OverlayTrigger::ExitIntent, Firing::ExitIntent) => true,
+        _ => false,
+    };
+    let mut wanted = Vec::new();
+    for form in &config.forms {
+        if form.overlay.as_ref().is_some_and(fires) {
+            wanted.push(form.id.clone());
+        }
+    }
+    wanted
 }
 
-/// Opens the first of these overlays that may open now.
-fn open_first(shared: &Shared, wanted: Vec<String>) {
-    for id in wanted {
+/// Opens the first overlay this fires that may open now.
+fn open_first(shared: &Shared, firing: Firing) {
+    for id in overlays(shared, firing) {
         if open_overlay(shared, &id) {
             return;
         }

@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use headwater_core::navigation::{LinkKind, classify_link};
-use headwater_core::wire::{MAX_NAME_LENGTH, MAX_URL_LENGTH, clip_bytes, clip_chars, printable};
+use headwater_core::wire::{MAX_NAME_LENGTH, MAX_URL_LENGTH, clip_bytes, clipped_printable};
 use headwater_core::{EventDetail, Trigger};
 
 use crate::browser;
@@ -41,22 +41,16 @@ pub fn on_click(shared: &Shared) {
         record(shared, link);
     }
 
-    let clicked: Vec<String> = shared
-        .borrow()
-        .config
-        .as_ref()
-        .map(|config| {
-            config
-                .behaviours
-                .iter()
-                .filter(|behaviour| match &behaviour.trigger {
-                    Trigger::Click(selector) => browser::target_is_in(selector),
-                    _ => false,
-                })
-                .map(|behaviour| behaviour.name.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut clicked = Vec::new();
+    if let Some(config) = &shared.borrow().config {
+        for behaviour in &config.behaviours {
+            if let Trigger::Click(selector) = &behaviour.trigger
+                && browser::target_is_in(selector)
+            {
+                clicked.push(behaviour.name.clone());
+            }
+        }
+    }
     for behaviour in clicked {
         record(shared, EventDetail::Click { behaviour });
     }
@@ -66,7 +60,7 @@ pub fn on_click(shared: &Shared) {
 /// The visitor typed into one of the site's forms (the first input starts it), or
 /// submitted it. `name` is the form's id, name, the path it posts to, or `form`.
 pub fn on_site_form(shared: &Shared, name: &str, submitted: bool) {
-    let form = printable(clip_chars(name.trim(), MAX_NAME_LENGTH));
+    let form = clipped_printable(name.trim(), MAX_NAME_LENGTH);
     if submitted {
         shared.borrow_mut().page.forms_submitted.push(form.clone());
         record(shared, EventDetail::FormSubmitted { form });
@@ -88,18 +82,16 @@ pub fn on_site_form(shared: &Shared, name: &str, submitted: bool) {
 
 /// The page view ends: every site form started and not submitted was abandoned.
 pub fn report_abandoned_forms(shared: &Shared) {
-    let abandoned: Vec<String> = {
+    let mut abandoned = Vec::new();
+    {
         let mut tracker = shared.borrow_mut();
         let page = &mut tracker.page;
-        let abandoned = page
-            .forms_started
-            .iter()
-            .filter(|name| !page.forms_submitted.contains(name))
-            .cloned()
-            .collect();
-        page.forms_started.clear();
-        abandoned
-    };
+        for name in core::mem::take(&mut page.forms_started) {
+            if !page.forms_submitted.contains(&name) {
+                abandoned.push(name);
+            }
+        }
+    }
     for form in abandoned {
         record(shared, EventDetail::FormAbandoned { form });
     }

@@ -16,6 +16,7 @@
 //! - [`delivery`]: the persistent queue and its batched delivery.
 //! - [`config`]: the site's configuration, as the glue hands it over.
 //! - [`api`]: the site's `headwater(...)` calls.
+//! - [`allocator`]: the module's memory, in power-of-two blocks.
 //!
 //! Everything runs on the page's main thread in small slices: listeners are passive
 //! and do a few field writes; depth is measured and deliveries made once a second.
@@ -30,6 +31,7 @@
 
 extern crate alloc;
 
+mod allocator;
 mod api;
 mod browser;
 mod config;
@@ -42,13 +44,10 @@ mod tracker;
 
 use core::cell::OnceCell;
 
-/// talc rather than dlmalloc (which std would bring): a third of the size, and
-/// maintained for WebAssembly.
-// SAFETY: the tracker runs in single-threaded WebAssembly, which is all that
-// `new_global` asks; nothing else manages the module's memory.
+/// A few hundred bytes of allocator of our own (see [`allocator`]), rather than
+/// talc (2 KB of this module's WebAssembly) or dlmalloc, which std would bring.
 #[global_allocator]
-#[allow(unsafe_code)]
-static ALLOCATOR: talc::TalckWasm = unsafe { talc::TalckWasm::new_global() };
+static ALLOCATOR: allocator::Allocator = allocator::Allocator::new();
 
 /// A panic is a bug of ours; it stops the call it happened in (as a WebAssembly
 /// trap, which the browser reports) and never the page.

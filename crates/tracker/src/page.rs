@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use headwater_core::EventDetail;
 use headwater_core::navigation::is_new_page;
-use headwater_core::wire::{MAX_TITLE_LENGTH, clip_chars, printable, url_path};
+use headwater_core::wire::{MAX_TITLE_LENGTH, clipped_printable, url_path};
 
 use crate::browser;
 use crate::delivery;
@@ -65,12 +65,7 @@ impl Page {
             unreported_ms: 0,
             deepest_scroll: depth,
             reported_scroll: 0,
-            milestone: SCROLL_MILESTONES
-                .iter()
-                .copied()
-                .filter(|&milestone| milestone <= depth)
-                .max()
-                .unwrap_or(0),
+            milestone: depth / 25 * 25,
             scrolled: false,
             last_activity: now,
             last_tick: now,
@@ -86,29 +81,56 @@ pub fn start(shared: &Shared) {
     record(shared, page_view());
 }
 
-/// What the glue's one listener heard, by the event's type; activity, clicks and
-/// forms have calls of their own.
-pub fn dispatch(shared: &Shared, kind: &str) {
-    match kind {
-        "scroll" => {
+/// The page's events that reach [`dispatch`], in the order of the glue's list
+/// (`pageEvents` in `js/tracker.js`), which passes an event's place in it: a
+/// number crosses more cheaply than the event's type. Activity, clicks and forms
+/// have calls of their own.
+#[derive(Clone, Copy)]
+pub enum PageEvent {
+    Scroll,
+    VisibilityChange,
+    PageHide,
+    Online,
+    /// `hw:navigate` (the loader's, after `pushState` and `replaceState`),
+    /// `popstate` or `hashchange`.
+    Navigate,
+}
+
+impl PageEvent {
+    pub fn numbered(number: u32) -> PageEvent {
+        match number {
+            0 => PageEvent::Scroll,
+            1 => PageEvent::VisibilityChange,
+            2 => PageEvent::PageHide,
+            3 => PageEvent::Online,
+            _ => PageEvent::Navigate,
+        }
+    }
+}
+
+/// What the glue's one listener heard.
+pub fn dispatch(shared: &Shared, event: PageEvent) {
+    match event {
+        PageEvent::Scroll => {
             let mut tracker = shared.borrow_mut();
             tracker.page.scrolled = true;
             tracker.page.mark_activity();
         }
-        "visibilitychange" if browser::is_visible() => {
+        PageEvent::VisibilityChange if browser::is_visible() => {
             shared.borrow_mut().page.last_tick = browser::now();
         }
-        "visibilitychange" => {
+        PageEvent::VisibilityChange => {
+            // The page is hidden now; the time since the last tick was visible.
+            accrue_time(shared, true);
             report_engagement(shared);
             delivery::flush(shared, true);
         }
-        "pagehide" => {
+        PageEvent::PageHide => {
             end_page(shared);
             delivery::flush(shared, true);
         }
-        "online" => delivery::flush(shared, false),
-        "hw:navigate" | "popstate" | "hashchange" => navigate(shared),
-        _ => shared.borrow_mut().page.mark_activity(),
+        PageEvent::Online => delivery::flush(shared, false),
+        PageEvent::Navigate => navigate(shared),
     }
 }
 
@@ -169,7 +191,7 @@ fn begin_page(shared: &Shared, url: String) {
 fn page_view() -> EventDetail {
     let title = browser::title();
     EventDetail::PageView {
-        title: printable(clip_chars(title.trim(), MAX_TITLE_LENGTH)),
+        title: clipped_printable(title.trim(), MAX_TITLE_LENGTH),
     }
 }
 
@@ -182,19 +204,7 @@ impl Page {
 /// Once a second: counts engaged time, measures depth after a scroll, reports
 /// behaviours reached, and makes deliveries that are due.
 pub fn tick(shared: &Shared) {
-    let now = browser::now();
-    let visible = browser::is_visible();
-    let scrolled = {
-        let mut tracker = shared.borrow_mut();
-        let page = &mut tracker.page;
-        let gap = (now - page.last_tick).clamp(0, MAX_TICK_GAP_MS) as u64;
-        page.last_tick = now;
-        if visible && now - page.last_activity < ACTIVE_WINDOW_MS {
-            page.unreported_ms += gap;
-            page.engaged_ms += gap;
-        }
-        core::mem::take(&mut page.scrolled)
-    };
+    let scrolled = accrue_time(shared, browser::is_visible());
     if scrolled {
         measure_scroll(shared);
     }
@@ -202,23 +212,37 @@ pub fn tick(shared: &Shared) {
     delivery::flush(shared, false);
 }
 
+/// Counts the engaged time since the last tick (if the page was `visible` in it)
+/// and says whether the visitor has scrolled since. Called on every tick and
+/// before a page is hidden or left, so that the last moments of a page count.
+fn accrue_time(shared: &Shared, visible: bool) -> bool {
+    let now = browser::now();
+    let mut tracker = shared.borrow_mut();
+    let page = &mut tracker.page;
+    let gap = (now - page.last_tick).clamp(0, MAX_TICK_GAP_MS) as u64;
+    page.last_tick = now;
+    if visible && now - page.last_activity < ACTIVE_WINDOW_MS {
+        page.unreported_ms += gap;
+        page.engaged_ms += gap;
+    }
+    core::mem::take(&mut page.scrolled)
+}
+
 /// Measures the depth and reports each milestone passed since the last one.
 fn measure_scroll(shared: &Shared) {
     let depth = browser::scroll_depth();
-    let passed: Vec<u8> = {
+    let (before, deepest) = {
         let mut tracker = shared.borrow_mut();
         let page = &mut tracker.page;
         page.deepest_scroll = page.deepest_scroll.max(depth);
-        let passed = SCROLL_MILESTONES
-            .iter()
-            .copied()
-            .filter(|&milestone| milestone > page.milestone && milestone <= page.deepest_scroll)
-            .collect();
+        let before = page.milestone;
         page.milestone = page.milestone.max(page.deepest_scroll / 25 * 25);
-        passed
+        (before, page.deepest_scroll)
     };
-    for milestone in passed {
-        record(shared, EventDetail::Scroll { depth: milestone });
+    for milestone in SCROLL_MILESTONES {
+        if milestone > before && milestone <= deepest {
+            record(shared, EventDetail::Scroll { depth: milestone });
+        }
     }
 }
 
@@ -233,14 +257,17 @@ fn report_reached(shared: &Shared) {
         };
         let page = &mut tracker.page;
         let path = url_path(&page.url);
-        let reached: Vec<String> = config
-            .behaviours
-            .iter()
-            .filter(|behaviour| !page.reached.contains(&behaviour.name))
-            .filter(|behaviour| behaviour.is_reached_on(path, page.engaged_ms, page.deepest_scroll))
-            .map(|behaviour| behaviour.name.clone())
-            .collect();
-        page.reached.extend(reached.iter().cloned());
+        // Loops rather than iterator chains here and in the other modules: each
+        // chain that collects names is a few hundred bytes of WebAssembly.
+        let mut reached = Vec::new();
+        for behaviour in &config.behaviours {
+            if !page.reached.contains(&behaviour.name)
+                && behaviour.is_reached_on(path, page.engaged_ms, page.deepest_scroll)
+            {
+                reached.push(behaviour.name.clone());
+            }
+        }
+        page.reached.extend_from_slice(&reached);
         reached
     };
     for behaviour in reached {
@@ -269,7 +296,12 @@ fn report_engagement(shared: &Shared) {
 }
 
 /// The page view ends: its engagement, and the forms started and not submitted.
+///
+/// The time and depth since the last tick are counted first: a visitor who
+/// scrolls to the end and leaves within the second has reached the end.
 fn end_page(shared: &Shared) {
+    accrue_time(shared, browser::is_visible());
+    measure_scroll(shared);
     report_reached(shared);
     report_engagement(shared);
     interactions::report_abandoned_forms(shared);

@@ -164,12 +164,7 @@ pub fn record(shared: &Shared, detail: EventDetail) {
         if tracker.debug {
             log_for_debugging(&event);
         }
-        let queued = Queued {
-            visitor: tracker.visitor_id.clone(),
-            at: now,
-            id: event.id.clone(),
-            json: event.to_json(),
-        };
+        let queued = Queued::new(&tracker.visitor_id, now, &event.id, event.to_json());
         let persist = tracker.persists();
         tracker.delivery.enqueue(queued, persist);
         let tracker = &mut *tracker;
