@@ -1,7 +1,8 @@
 //! The demo company site and a demo handoff inbox, for the quick start. The inbox
 //! verifies each handoff's signature with the secrets of the configured sites and
-//! keeps what arrived in memory: `GET /demo/inbox` lists it.
+//! keeps the latest arrivals in memory: `GET /demo/inbox` lists them, newest first.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -20,8 +21,26 @@ use crate::handoff::{SIGNATURE_HEADER, sign};
 /// Receivers should refuse signatures older than this (seconds).
 const SIGNATURE_TOLERANCE: i64 = 300;
 
+/// Handoffs the inbox keeps: a seeded demo history delivers thousands at start,
+/// and the quick start's visitor looks for the one their form just made.
+const INBOX_KEEPS: usize = 50;
+
 #[derive(Clone, Default)]
-struct Inbox(Arc<Mutex<Vec<Value>>>);
+struct Inbox(Arc<Mutex<VecDeque<Value>>>);
+
+impl Inbox {
+    /// Keeps `arrival` as the newest, forgetting the oldest beyond [`INBOX_KEEPS`].
+    fn keep(&self, arrival: Value) {
+        let mut kept = self.0.lock().expect("inbox lock");
+        kept.push_front(arrival);
+        kept.truncate(INBOX_KEEPS);
+    }
+
+    /// What the inbox keeps, newest first.
+    fn latest(&self) -> Vec<Value> {
+        self.0.lock().expect("inbox lock").iter().cloned().collect()
+    }
+}
 
 pub fn router(folder: &Path) -> Router<AppState> {
     Router::new()
@@ -32,7 +51,7 @@ pub fn router(folder: &Path) -> Router<AppState> {
 }
 
 async fn list(Extension(inbox): Extension<Inbox>) -> Json<Vec<Value>> {
-    Json(inbox.0.lock().expect("inbox lock").clone())
+    Json(inbox.latest())
 }
 
 async fn receive(
@@ -48,11 +67,7 @@ async fn receive(
     let verified = verify(&state, signature, &body);
     let handoff: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     tracing::info!(verified, id = %handoff["id"], "demo inbox received a handoff");
-    inbox
-        .0
-        .lock()
-        .expect("inbox lock")
-        .push(json!({ "verified": verified, "handoff": handoff }));
+    inbox.keep(json!({ "verified": verified, "handoff": handoff }));
     if verified {
         StatusCode::OK
     } else {
@@ -77,4 +92,25 @@ fn verify(state: &AppState, signature: &str, body: &[u8]) -> bool {
         .iter()
         .flat_map(|site| &site.webhooks)
         .any(|webhook| sign(&webhook.secret, timestamp, body) == signature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbox_lists_its_latest_handoffs_newest_first() {
+        let inbox = Inbox::default();
+        for number in 1..=INBOX_KEEPS + 10 {
+            inbox.keep(json!({ "number": number }));
+        }
+
+        let numbers: Vec<u64> = inbox
+            .latest()
+            .iter()
+            .map(|arrival| arrival["number"].as_u64().unwrap_or(0))
+            .collect();
+        let expected: Vec<u64> = (11..=(INBOX_KEEPS as u64 + 10)).rev().collect();
+        assert_eq!(numbers, expected);
+    }
 }
