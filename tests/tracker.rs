@@ -84,6 +84,51 @@ async fn a_single_page_app_counts_a_page_view_per_new_path() -> anyhow::Result<(
 }
 
 #[tokio::test]
+async fn a_page_restored_from_the_back_forward_cache_is_a_new_page_view() -> anyhow::Result<()> {
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let server = Server::start(NOWHERE).await?;
+    let browser = debugging_browser(&server).await?;
+    browser.visit(&server, "/www/product.html").await?;
+    // A mark that only the same document, kept in the cache, still holds on return.
+    browser.run("window.keptInCache = true").await?;
+    browser.visit(&server, "/www/pricing.html").await?;
+
+    browser.client.back().await?;
+    let restored = eventually("Back to the product page", || async {
+        let url = browser.client.current_url().await?;
+        if url.path() != "/www/product.html" {
+            return Ok(None);
+        }
+        Ok(Some(
+            browser.run("return window.keptInCache === true").await?,
+        ))
+    })
+    .await?;
+    assert_eq!(
+        restored,
+        Value::Bool(true),
+        "the page came from the back/forward cache"
+    );
+    leave(&browser, &server).await?;
+    wait_for_produced(&browser, &server).await?;
+    browser.close().await?;
+
+    let views = server
+        .rows("SELECT url FROM events WHERE kind = 'page_view' ORDER BY occurred_at, received_at")
+        .await?;
+    let paths: Vec<String> = views.iter().map(|row| path_and_fragment(&row[0])).collect();
+    assert_eq!(
+        paths,
+        [
+            "/www/product.html",
+            "/www/pricing.html",
+            "/www/product.html"
+        ]
+    );
+    server.stop().await
+}
+
+#[tokio::test]
 async fn events_queued_in_a_tab_that_is_closed_all_arrive_once() -> anyhow::Result<()> {
     let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
     let server = Server::start(NOWHERE).await?;
