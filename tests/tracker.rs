@@ -70,13 +70,7 @@ async fn a_single_page_app_counts_a_page_view_per_new_path() -> anyhow::Result<(
         wait_for_produced(&browser, &server).await?;
         browser.close().await?;
 
-        let views = server
-            .rows(
-                "SELECT url FROM events WHERE kind = 'page_view' \
-                 ORDER BY occurred_at, received_at",
-            )
-            .await?;
-        let paths: Vec<String> = views.iter().map(|row| path_and_fragment(&row[0])).collect();
+        let paths = page_view_paths(&server).await?;
         assert_eq!(paths, expected, "hash routing {hash_routing}");
         server.stop().await?;
     }
@@ -113,12 +107,8 @@ async fn a_page_restored_from_the_back_forward_cache_is_a_new_page_view() -> any
     wait_for_produced(&browser, &server).await?;
     browser.close().await?;
 
-    let views = server
-        .rows("SELECT url FROM events WHERE kind = 'page_view' ORDER BY occurred_at, received_at")
-        .await?;
-    let paths: Vec<String> = views.iter().map(|row| path_and_fragment(&row[0])).collect();
     assert_eq!(
-        paths,
+        page_view_paths(&server).await?,
         [
             "/www/product.html",
             "/www/pricing.html",
@@ -684,6 +674,14 @@ async fn wait_for_produced(browser: &Browser, server: &Server) -> anyhow::Result
         "the server holds what the tracker made, once"
     );
     Ok(())
+}
+
+/// The path (and fragment) of each stored page view, in the order they happened.
+async fn page_view_paths(server: &Server) -> anyhow::Result<Vec<String>> {
+    let views = server
+        .rows("SELECT url FROM events WHERE kind = 'page_view' ORDER BY occurred_at, received_at")
+        .await?;
+    Ok(views.iter().map(|row| path_and_fragment(&row[0])).collect())
 }
 
 /// The stored events matching an SQL condition, as their kind and body, in the

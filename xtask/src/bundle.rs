@@ -96,16 +96,13 @@ pub fn build(root: &Path) -> anyhow::Result<()> {
             .with_context(|| format!("wasm-bindgen failed on {stem}"))?;
         let wasm = pkg.join(format!("{stem}_bg.wasm"));
         let glue = pkg.join(format!("{stem}.js"));
-        if optimize(root, &wasm, &FORM_PASSES)? && !keep_names() {
-            let wasm_opt = root.join("node_modules/.bin/wasm-opt");
-            minify::import_and_export_names(
-                &wasm_opt,
-                &WASM_FEATURES,
-                &wasm,
-                &glue,
-                minify::GlueNames::Identifiers,
-            )?;
-        }
+        optimize_and_shorten(
+            root,
+            &wasm,
+            &glue,
+            &FORM_PASSES,
+            minify::GlueNames::Identifiers,
+        )?;
         minify::javascript(root, &glue, true)?;
     }
     fs::copy(root.join("crates/tracker/js/hw.js"), pkg.join("hw.js"))?;
@@ -130,17 +127,30 @@ fn tracker(root: &Path, built: &Path, pkg: &Path) -> anyhow::Result<()> {
     fs::copy(built.join("headwater_tracker.wasm"), &wasm)?;
     let glue = pkg.join("headwater_tracker.js");
     fs::copy(root.join("crates/tracker/js/tracker.js"), &glue)?;
-    if optimize(root, &wasm, &TRACKER_PASSES)? && !keep_names() {
-        let wasm_opt = root.join("node_modules/.bin/wasm-opt");
-        minify::import_and_export_names(
-            &wasm_opt,
-            &WASM_FEATURES,
-            &wasm,
-            &glue,
-            minify::GlueNames::Quoted,
-        )?;
-    }
+    optimize_and_shorten(
+        root,
+        &wasm,
+        &glue,
+        &TRACKER_PASSES,
+        minify::GlueNames::Quoted,
+    )?;
     minify::javascript(root, &glue, true)
+}
+
+/// Runs wasm-opt's `passes` on `wasm` and, unless names are to be kept, shortens
+/// its import and export names in it and in its `glue` alike.
+fn optimize_and_shorten(
+    root: &Path,
+    wasm: &Path,
+    glue: &Path,
+    passes: &[&str],
+    glue_names: minify::GlueNames,
+) -> anyhow::Result<()> {
+    if optimize(root, wasm, passes)? && !keep_names() {
+        let wasm_opt = root.join("node_modules/.bin/wasm-opt");
+        minify::import_and_export_names(&wasm_opt, &WASM_FEATURES, wasm, glue, glue_names)?;
+    }
+    Ok(())
 }
 
 /// Fails the build (and so CI) when the first transfer grows past its ceiling.
